@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, or, when not root, prints the one line to run.
+set -eu
+case "${1:-test}" in
+  test)  pkgs="build-essential pkg-config lua5.4 liblua5.4-dev luajit libluajit-5.1-dev libcurl4-openssl-dev
+                lua-busted lua-cjson lua-socket lua-check luarocks openssl valgrind clang libclang-rt-14-dev perl" ;;
+  bench) pkgs="nginx-light wrk jq curl python3-requests lua-socket lua-cjson gnuplot-nox" ;;
+  *) echo "usage: deps.sh test|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "connectstatus needs these Debian packages; run:" >&2
+  echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+  exit 1
+fi
+echo "installing:$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,53 @@
+#!/bin/sh
+# The whole suite: busted specs on Lua 5.4 and LuaJIT (TAP), then the checks that are not specs.
+# Ends with one line "N passed, N failed" over everything; exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+out=build/test
+mkdir -p "$out"
+passed=0
+failed=0
+
+record() { # name, status
+  if [ "$2" -eq 0 ]; then passed=$((passed + 1)); echo "ok - $1"
+  else failed=$((failed + 1)); echo "not ok - $1"; fi
+}
+
+run_busted() { # interpreter, build folder
+  tap="$out/$1.tap"
+  busted --lua="$1" -o TAP --lpath='lua/?.lua;lua/?/init.lua;spec/?.lua' --cpath="$2/?.so" spec \
+    >"$tap" 2>&1
+  cat "$tap"
+  p=$(grep -c '^ok ' "$tap")
+  f=$(grep -c '^not ok ' "$tap")
+  [ "$p" -gt 0 ] || f=$((f + 1)) # a run that executed nothing is a failure
+  echo "$1: $p passed, $f failed"
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+run_busted lua5.4 build/lua5.4
+run_busted luajit build/luajit
+
+# Exactly one exported symbol.
+exported=$(nm -D --defined-only build/lua5.4/connectstatus/core.so | awk '$2 == "T" {print $3}')
+[ "$exported" = "luaopen_connectstatus_core" ]
+record "core.so exports only luaopen_connectstatus_core (got: $exported)" $?
+
+sh tools/small_stack.sh >"$out/small_stack.log" 2>&1
+record "decoder survives 100,000 nested arrays on a 64 KiB thread stack" $?
+
+sh tools/rock_check.sh >"$out/rock_check.log" 2>&1
+record "luarocks make into a scratch tree gives a module that loads" $?
+
+luacheck -q lua spec examples bin bench tools >"$out/luacheck.log" 2>&1
+record "luacheck clean" $?
+
+clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c >"$out/clang-format.log" 2>&1
+record "clang-format clean" $?
+
+for log in small_stack rock_check luacheck clang-format; do
+  [ -s "$out/$log.log" ] && { echo "--- $log"; tail -n 20 "$out/$log.log"; }
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
