@@ -39,6 +39,7 @@ build = {
     ["connectstatus.confluent"] = "lua/connectstatus/confluent.lua",
     ["connectstatus.feldera"] = "lua/connectstatus/feldera.lua",
     ["connectstatus.pp"] = "lua/connectstatus/pp.lua",
+    ["connectstatus.timefmt"] = "lua/connectstatus/timefmt.lua",
     ["connectstatus.wait"] = "lua/connectstatus/wait.lua",
     ["connectstatus.health"] = "lua/connectstatus/health.lua",
     ["connectstatus.cli"] = "lua/connectstatus/cli.lua",

@@ -40,7 +40,8 @@ typedef struct {
 /* A wipe the compiler may not elide. */
 static void cs_wipe(void *p, size_t n) {
     volatile unsigned char *v = (volatile unsigned char *)p;
-    while (n--) *v++ = 0;
+    while (n--)
+        *v++ = 0;
 }
 
 static void cs_client_release(cs_client *c) {
@@ -48,7 +49,8 @@ static void cs_client_release(cs_client *c) {
     if (c->curl == NULL) return;
     curl_easy_cleanup(c->curl);
     c->curl = NULL;
-    for (node = c->headers; node != NULL; node = node->next) cs_wipe(node->data, strlen(node->data));
+    for (node = c->headers; node != NULL; node = node->next)
+        cs_wipe(node->data, strlen(node->data));
     curl_slist_free_all(c->headers);
     c->headers = NULL;
     free(c->base_url);
@@ -76,7 +78,8 @@ static size_t cs_on_body(char *data, size_t size, size_t n, void *ud) {
     if (c->body_len + len > c->body_cap) {
         size_t cap = c->body_cap ? c->body_cap : CS_BODY_INITIAL;
         char *grown;
-        while (cap < c->body_len + len) cap *= 2;
+        while (cap < c->body_len + len)
+            cap *= 2;
         if (cap > c->body_max) cap = c->body_max;
         grown = (char *)realloc(c->body, cap);
         if (grown == NULL) return 0;
@@ -89,7 +92,8 @@ static size_t cs_on_body(char *data, size_t size, size_t n, void *ud) {
 }
 
 static void cs_copy_value(char *dst, size_t cap, const char *v, size_t len) {
-    while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' ')) len--;
+    while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+        len--;
     if (len >= cap) len = cap - 1;
     memcpy(dst, v, len);
     dst[len] = '\0';
@@ -104,7 +108,8 @@ static int cs_header_is(const char *line, size_t len, const char *name, size_t *
         if (ch != name[i]) return 0;
     }
     i = n + 1;
-    while (i < len && (line[i] == ' ' || line[i] == '\t')) i++;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
     *value_at = i;
     return 1;
 }

@@ -19,7 +19,8 @@ static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name != NULL; l++) {
         int i;
-        for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+        for (i = 0; i < nup; i++)
+            lua_pushvalue(L, -nup);
         lua_pushcclosure(L, l->func, nup);
         lua_setfield(L, -(nup + 2), l->name);
     }

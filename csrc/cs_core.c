@@ -1,5 +1,5 @@
-/* connectstatus.core: the C half of connectstatus. The build compiles this one file; it pulls in the
- * other csrc files so that every function but luaopen_connectstatus_core stays static. */
+/* connectstatus.core: the C half of connectstatus. The build compiles this one file; it pulls in
+ * the other csrc files so that every function but luaopen_connectstatus_core stays static. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>

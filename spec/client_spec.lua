@@ -245,7 +245,8 @@ describe("client objects", function()
 
   it("refuses CR, LF or NUL in credentials and tenant without echoing them", function()
     for _, field in ipairs { "api_key", "api_secret" } do
-      local opts = { api_key = "k", api_secret = "s", environment = "e", cluster = "c", base_url = "http://127.0.0.1:9" }
+      local opts = { api_key = "k", api_secret = "s", environment = "e", cluster = "c",
+        base_url = "http://127.0.0.1:9" }
       opts[field] = "sec\r\nX-Evil: 1"
       local ok, msg = pcall(cs.confluent, opts)
       assert.is_false(ok)

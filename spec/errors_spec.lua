@@ -182,7 +182,8 @@ describe("retries", function()
 
   it("503, 503, 200 succeeds on attempt 3 with growing jittered delays", function()
     local target = PREFIX .. "/orders-sink/status"
-    fake:script { method = "GET", path = target, responses = { { status = 503, body = "{}" }, { status = 503, body = "{}" } } }
+    local unavailable = { status = 503, body = "{}" }
+    fake:script { method = "GET", path = target, responses = { unavailable, unavailable } }
     local cc = client { attempts = 4, base = 1, cap = 30 }
     local status = assert(cc:status("orders-sink"))
     assert.equal("orders-sink", status.name)
@@ -245,7 +246,8 @@ describe("retries", function()
     local _, err = fd:input_stats("demo-pipeline", "orders", "backfill")
     assert.equal("server", err.kind)
     assert.equal(1, count_requests(ftarget))
-    fake:script { method = "GET", path = ftarget, responses = { { status = 503, json = { message = "not deployed" } } } }
+    local not_deployed = { status = 503, json = { message = "not deployed" } }
+    fake:script { method = "GET", path = ftarget, responses = { not_deployed } }
     assert(fd:input_stats("demo-pipeline", "orders", "backfill"))
     fd:close()
   end)

@@ -12,3 +12,10 @@ LUA_CPATH="$tree/lib/lua/5.4/?.so;;" \
     assert(cs.json.decode("[0]")[1] == 0 and math.type(cs.json.decode("[0]")[1]) == "integer")
     print("loaded connectstatus " .. cs.version)'
 test -x "$tree/bin/connectstatus"
+# Every shipped Lua file is a module of the rock.
+for f in lua/connectstatus/*.lua; do
+  grep -q "\"$f\"" connectstatus-scm-1.rockspec || { echo "not in the rockspec: $f" >&2; exit 1; }
+done
+LUA_PATH="$tree/share/lua/5.4/?.lua;$tree/share/lua/5.4/?/init.lua;;" \
+LUA_CPATH="$tree/lib/lua/5.4/?.so;;" \
+  lua5.4 -e 'for _, m in ipairs { "timefmt", "wait", "health", "cli", "fake" } do require("connectstatus." .. m) end'

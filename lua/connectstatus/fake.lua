@@ -404,6 +404,9 @@ end
 function Conn:read_head()
   while true do
     local stop = self.buf:find("\r\n\r\n", 1, true)
+    -- A TLS ClientHello (record type 22) never holds a blank line: answer it as the malformed
+    -- request it is, as a plain HTTP server does, instead of waiting for more.
+    if self.buf:byte(1) == 22 then stop = #self.buf - 3 end
     if stop then
       local head = self.buf:sub(1, stop + 3)
       self.buf = self.buf:sub(stop + 4)

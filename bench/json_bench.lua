@@ -1,0 +1,121 @@
+-- Decode speed and tree memory of core.json_decode against lua-cjson on one generated document:
+-- a Confluent "list with expansions" answer for 10,000 connectors (about 9 MB).
+-- Usage: lua5.4 bench/json_bench.lua build/lua5.4   |   luajit bench/json_bench.lua build/luajit
+local build = arg[1] or "build/lua5.4"
+package.cpath = build .. "/?.so;" .. package.cpath
+local core = require "connectstatus.core"
+local cjson = require "cjson"
+
+local CONNECTORS = 10000
+local RUNS = tonumber(os.getenv "JSON_BENCH_RUNS") or 11
+
+-- Park-Miller generator: the products stay below 2^53, so every Lua gives the same sequence.
+local seed = 20240611
+local function rand(n)
+  seed = seed * 16807 % 2147483647
+  return seed % n + 1
+end
+
+local ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+local function word(n)
+  local t = {}
+  for i = 1, n do
+    local k = rand(#ALNUM)
+    t[i] = ALNUM:sub(k, k)
+  end
+  return table.concat(t)
+end
+
+local function q(s) return '"' .. s .. '"' end
+
+local function members(list)
+  local t = {}
+  for i = 1, #list, 2 do t[#t + 1] = q(list[i]) .. ":" .. list[i + 1] end
+  return "{" .. table.concat(t, ",") .. "}"
+end
+
+local CONFIG_KEYS = {
+  "connector.class", "kafka.auth.mode", "kafka.api.key", "kafka.api.secret", "topics",
+  "input.data.format", "output.data.format", "tasks.max", "name", "connection.host",
+  "connection.port", "connection.user", "db.name", "table.name.format", "insert.mode",
+}
+
+local TRACE = "org.apache.kafka.connect.errors.ConnectException: Exiting WorkerSinkTask due to "
+  .. "unrecoverable exception.\\n\\tat org.apache.kafka.connect.runtime.WorkerSinkTask."
+  .. "deliverMessages(WorkerSinkTask.java:618)\\n\\tat org.apache.kafka.connect.runtime."
+  .. "WorkerSinkTask.poll(WorkerSinkTask.java:334)\\n\\tat \\\"worker\\\" \\u00e9"
+
+local function connector(i)
+  local name = string.format("%s-%s-%05d", word(6), word(8), i)
+  local failed = rand(20) == 1
+  local state = failed and "FAILED" or "RUNNING"
+  local config = {}
+  for _, k in ipairs(CONFIG_KEYS) do
+    config[#config + 1] = k
+    config[#config + 1] = q(k == "name" and name or word(6 + rand(14)))
+  end
+  local tasks = {}
+  for t = 1, rand(4) do
+    tasks[t] = members { "id", tostring(t - 1), "state", q(state), "worker_id", q("w-" .. word(10)),
+      "msg", q(failed and TRACE or "") }
+  end
+  return q(name) .. ":" .. members {
+    "id", members { "id", q("lcc-" .. word(6)), "id_type", q "ID" },
+    "info", members { "name", q(name), "config", members(config), "type", q "sink" },
+    "status", members {
+      "name", q(name),
+      "connector", members { "state", q(state), "worker_id", q("w-" .. word(10)),
+        "trace", q(failed and TRACE or "") },
+      "tasks", "[" .. table.concat(tasks, ",") .. "]",
+      "type", q "sink",
+    },
+  }
+end
+
+local parts = {}
+for i = 1, CONNECTORS do parts[i] = connector(i) end
+local doc = "{" .. table.concat(parts, ",") .. "}"
+parts = nil -- luacheck: ignore 311
+local mb = #doc / 1e6
+
+local function median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+
+local function tree_kb(decode)
+  collectgarbage "collect"
+  local before = collectgarbage "count"
+  local tree = decode(doc)
+  collectgarbage "collect"
+  local kb = collectgarbage "count" - before
+  assert(tree) -- alive until here
+  return kb
+end
+
+-- Same shape from both decoders, or the comparison means nothing.
+local a, b = core.json_decode(doc), cjson.decode(doc)
+local some = next(b)
+assert(a[some].status.tasks[1].worker_id == b[some].status.tasks[1].worker_id)
+a, b = nil, nil -- luacheck: ignore 311
+
+local times = { core = {}, cjson = {} }
+local decoders = { core = core.json_decode, cjson = cjson.decode }
+for _ = 1, RUNS do
+  for _, which in ipairs { "core", "cjson" } do
+    collectgarbage "collect"
+    collectgarbage "collect"
+    local t0 = os.clock()
+    decoders[which](doc)
+    times[which][#times[which] + 1] = os.clock() - t0
+  end
+end
+
+local core_mbs, cjson_mbs = mb / median(times.core), mb / median(times.cjson)
+local core_kb, cjson_kb = tree_kb(core.json_decode), tree_kb(cjson.decode)
+local version = jit and "luajit" or _VERSION:match "%d+%.%d+"
+print(string.format("document: %d connectors, %.2f MB, median of %d runs", CONNECTORS, mb, RUNS))
+print(string.format("core.json_decode: %7.1f MB/s, tree %7.1f MB", core_mbs, core_kb / 1024))
+print(string.format("cjson.decode:     %7.1f MB/s, tree %7.1f MB", cjson_mbs, cjson_kb / 1024))
+print(string.format("json_decode %s: %.2fx cjson (%.0f MB/s vs %.0f MB/s), tree memory %.2fx cjson",
+  version, core_mbs / cjson_mbs, core_mbs, cjson_mbs, core_kb / cjson_kb))

@@ -1,0 +1,65 @@
+-- Every example runs against the fake API and exits with the expected status and key output. Run
+-- without CONNECTSTATUS_BASE_URL, each starts the bundled fake itself (and polls it fast); the demo
+-- starts and stops its own fake and runs the runbook.
+local helpers = require "helpers"
+
+-- 2^53 + 1 survives only where Lua has 64-bit integers (5.3+); LuaJIT's numbers are doubles.
+local BIG = math.type and "9007199254740993" or "9007199254740992"
+
+local function run(script, args)
+  local out, code = helpers.shell(helpers.env_cmd() .. "env -u CONNECTSTATUS_BASE_URL -u FELDERA_HOST " ..
+    helpers.lua_bin() .. " " .. script .. " " .. (args or "") .. " 2>&1")
+  return code, out
+end
+
+describe("examples", function()
+  it("wait_running.lua waits for orders-sink", function()
+    local code, out = run("examples/wait_running.lua")
+    assert.equal(0, code, out)
+    assert.matches("PROVISIONING", out, 1, true)
+    assert.matches("orders-sink is RUNNING with 1 task(s)", out, 1, true)
+  end)
+
+  it("wait_running.lua exits 1 with the trace of a FAILED connector", function()
+    local code, out = run("examples/wait_running.lua", "s3-archive")
+    assert.equal(1, code, out)
+    assert.matches("Provided Kafka ApiKey is invalid", out, 1, true)
+  end)
+
+  it("wait_offsets.lua waits for APPLIED", function()
+    local code, out = run("examples/wait_offsets.lua", "pg-cdc 2024-02-20T15:14:00Z")
+    assert.equal(0, code, out)
+    assert.matches("PENDING_VALIDATION", out, 1, true)
+    assert.matches("offsets of pg-cdc APPLIED at 2024-02-20T15:14:20+0000", out, 1, true)
+  end)
+
+  it("fleet_report.lua lists the unhealthy connectors", function()
+    local code, out = run("examples/fleet_report.lua")
+    assert.equal(0, code, out)
+    assert.matches("4 connectors: 1 healthy, 1 degraded, 1 failed, 1 pending", out, 1, true)
+    assert.matches("datagen%-orders%s+degraded%s+task 1 FAILED", out)
+    assert.matches("(the bundled fake API)", out, 1, true)
+  end)
+
+  it("feldera_backfill.lua waits for the end of input, counting exactly", function()
+    local code, out = run("examples/feldera_backfill.lua")
+    assert.equal(0, code, out)
+    assert.matches("demo-pipeline.orders.backfill is done: " .. BIG .. " records", out, 1, true)
+  end)
+
+  it("tools/demo.lua runs the runbook against its own fake and stops it", function()
+    local code, out = run("tools/demo.lua")
+    assert.equal(0, code, out)
+    for _, want in ipairs {
+      "orders-sink is RUNNING; task 0 is RUNNING",
+      "failed: connector s3-archive is FAILED",
+      "the wait says: task 1 failed: org.apache.kafka.common.errors.RecordTooLargeException",
+      "applied at 2024-02-20T15:14:20+0000",
+      "total_records = " .. BIG .. ",",
+      "runbook done",
+      "demo: runbook exited with 0; fake API stopped",
+    } do
+      assert.matches(want, out, 1, true)
+    end
+  end)
+end)

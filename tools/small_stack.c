@@ -1,0 +1,68 @@
+/* Runs the JSON decoder on a thread with a 64 KiB stack: 100,000 nested '[' must give a clean
+ * error (with the default limit and with a limit of 1,000,000), a 127-deep document must decode.
+ * Exits 0 only if all of that holds. Built and run by tools/small_stack.sh. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../csrc/cs_compat.h"
+
+#include "../csrc/cs_json.c"
+
+#include <lualib.h>
+
+#define STACK_SIZE (64 * 1024)
+#define DEEP 100000
+
+static char *nested(size_t open, size_t close) {
+    char *s = malloc(open + close + 1);
+    if (s == NULL) return NULL;
+    memset(s, '[', open);
+    memset(s + open, ']', close);
+    s[open + close] = '\0';
+    return s;
+}
+
+/* 0 if decoding s with max_depth gives the expected outcome. */
+static int expect(lua_State *L, const char *s, int max_depth, int should_decode) {
+    char err[128] = "";
+    int ok = cs_json_decode(L, s, strlen(s), max_depth, err, sizeof err);
+    printf("depth limit %d: %s\n", max_depth, ok ? "decoded" : err);
+    lua_settop(L, 0);
+    return ok == should_decode && (ok || strstr(err, " at byte ") != NULL) ? 0 : 1;
+}
+
+static void *run(void *arg) {
+    int *failures = arg;
+    lua_State *L = luaL_newstate();
+    char *deep = nested(DEEP, 0), *valid = nested(127, 127);
+    if (L == NULL || deep == NULL || valid == NULL) {
+        *failures = 1;
+        return NULL;
+    }
+    luaL_openlibs(L);
+    lua_newtable(L);
+    cs_json_register(L);
+    lua_settop(L, 0);
+    *failures = expect(L, deep, 128, 0) + expect(L, deep, 1000000, 0) + expect(L, valid, 128, 1);
+    lua_close(L);
+    free(deep);
+    free(valid);
+    return NULL;
+}
+
+int main(void) {
+    pthread_attr_t attr;
+    pthread_t thread;
+    int failures = 1;
+    if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, STACK_SIZE) != 0 ||
+        pthread_create(&thread, &attr, run, &failures) != 0 || pthread_join(thread, NULL) != 0) {
+        fprintf(stderr, "small_stack: cannot run a thread with a 64 KiB stack\n");
+        return 1;
+    }
+    printf("small_stack: %s\n", failures == 0 ? "ok" : "FAILED");
+    return failures == 0 ? 0 : 1;
+}
