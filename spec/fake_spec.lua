@@ -340,6 +340,16 @@ describe("connectstatus.fake", function()
       assert.equal(67633153, b1 + b2 * 256 + b3 * 65536 + b4 * 16777216)
     end)
 
+    it("size streams a chunked JSON array of zeros of at least that many bytes, then ends it", function()
+      local sock = scripted { size = 100000 }
+      local status, headers, body = read_response(sock)
+      sock:close()
+      assert.same({ 200, "chunked" }, { status, headers["transfer-encoding"] })
+      assert.truthy(#body >= 100000 and #body < 100000 + 8192)
+      assert.equal(#body, #cjson.encode(cjson.decode(body)))
+      assert.equal(0, cjson.decode(body)[1])
+    end)
+
     it("endless streams until the client goes, then the connection ends", function()
       local server = fake.new {}
       local function pump(done)

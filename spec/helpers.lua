@@ -64,4 +64,141 @@ function M.env_cmd()
   return ("LUA_PATH%s=%s LUA_CPATH%s=%s "):format(suffix, shell_quote(lpath), suffix, shell_quote(cpath))
 end
 
+-- How many recorded requests the fake got for target (all of them without target).
+function M.count_requests(server, target)
+  local n = 0
+  for _, r in ipairs(server:requests()) do
+    if target == nil or r.target == target then n = n + 1 end
+  end
+  return n
+end
+
+-- A field of /proc/self/status in KiB ("VmRSS", "VmHWM"); nil where there is no /proc.
+function M.proc_kb(field)
+  local f = io.open("/proc/self/status")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return tonumber(text:match(field .. ":%s*(%d+) kB"))
+end
+
+local function spawn(cmd) -- runs cmd in the background; its pid
+  local pipe = assert(io.popen(cmd .. " & echo $!"))
+  local pid = tonumber(pipe:read("*l"))
+  pipe:close()
+  return pid
+end
+
+-- Polls file until pattern matches its text (the captures), or fails after timeout seconds.
+local function wait_for_line(path, pattern, timeout, what)
+  local socket = require "socket"
+  local deadline = socket.gettime() + (timeout or 5)
+  while socket.gettime() < deadline do
+    local f = io.open(path, "rb")
+    local text = f and f:read("*a") or ""
+    if f then f:close() end
+    local capture = text:match(pattern)
+    if capture then return capture end
+    socket.sleep(0.02)
+  end
+  error(what .. " did not start: " .. (M.read_file(path) or ""), 3)
+end
+
+-- A minimal keep-alive responder in a child process that answers every request with the same
+-- 200 and body: no routing, recording or scripting, so it costs the client's side of a
+-- measurement as little as possible. Returns { url, pid, stop = function }.
+function M.start_responder(body)
+  local code = ([[
+local socket = require "socket"
+local body = %q
+local response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body
+local server = assert(socket.bind("127.0.0.1", 0))
+io.stdout:write("listening ", select(2, server:getsockname()), "\n")
+io.stdout:flush()
+server:settimeout(60) -- gone a minute after the last client, should the spec die
+while true do
+  local c = server:accept()
+  if not c then break end
+  c:setoption("tcp-nodelay", true)
+  c:settimeout(60)
+  while true do
+    local line = c:receive("*l")
+    if not line then break end
+    if line == "" then c:send(response) end
+  end
+  c:close()
+end
+]]):format(body)
+  local log = os.tmpname()
+  local pid = spawn(("%s %s -e %s >%s 2>&1"):format(M.env_cmd(), M.lua_bin(), shell_quote(code), log))
+  local port = wait_for_line(log, "^listening (%d+)\n", 5, "the responder")
+  return {
+    url = "http://127.0.0.1:" .. port, pid = pid,
+    stop = function()
+      os.execute(("kill %d 2>/dev/null"):format(pid))
+      os.remove(log)
+    end,
+  }
+end
+
+-- A scratch directory, removed by M.remove_tree.
+function M.tmpdir()
+  local path = os.tmpname()
+  os.remove(path)
+  assert(os.execute("mkdir -m 700 " .. shell_quote(path)))
+  return path
+end
+
+function M.remove_tree(path)
+  if path and path:match("^/tmp/") then os.execute("rm -rf " .. shell_quote(path)) end
+end
+
+local function openssl(dir, args)
+  local out, code = M.shell(("cd %s && openssl %s 2>&1"):format(shell_quote(dir), args))
+  if code ~= 0 then error("openssl " .. args .. " failed: " .. out, 2) end
+end
+
+-- A throwaway PKI in a temp dir, made with the openssl command: a CA (ca.pem), certificates it
+-- signed for 127.0.0.1 (good) and for another host name (wrong), and a self-signed one for
+-- 127.0.0.1 (self). Each name has NAME.pem and NAME.key. Returns the dir.
+function M.make_pki()
+  local dir = M.tmpdir()
+  local ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
+  openssl(dir, "req -x509 " .. ec .. " -keyout ca.key -out ca.pem -days 2 -subj /CN=connectstatus-test-CA " ..
+    "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign")
+  local function leaf(name, san)
+    openssl(dir, ("req %s -keyout %s.key -out %s.csr -subj /CN=%s"):format(ec, name, name, name))
+    local ext = io.open(dir .. "/" .. name .. ".ext", "w")
+    ext:write("subjectAltName=" .. san .. "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    ext:close()
+    openssl(dir, ("x509 -req -in %s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out %s.pem " ..
+      "-extfile %s.ext"):format(name, name, name))
+  end
+  leaf("good", "IP:127.0.0.1")
+  leaf("wrong", "DNS:wrong-host.invalid")
+  openssl(dir, "req -x509 " .. ec .. " -keyout self.key -out self.pem -days 2 -subj /CN=127.0.0.1 " ..
+    "-addext subjectAltName=IP:127.0.0.1")
+  return dir
+end
+
+-- An HTTPS server on 127.0.0.1 (openssl s_server -WWW: HTTP/1.0, one connection at a time) that
+-- serves the files under root by path, with pki/NAME.pem. It logs one "FILE:path" line per
+-- request it served. Returns { url, port, log, stop = function }; gone after 120 s at most.
+function M.start_tls_server(pki, name, root)
+  local log = pki .. "/" .. name .. ".log"
+  local pid = spawn(("cd %s && exec timeout 120 openssl s_server -accept 127.0.0.1:0 -cert %s -key %s -WWW " ..
+    "-naccept 100 >%s 2>&1"):format(shell_quote(root), shell_quote(pki .. "/" .. name .. ".pem"),
+    shell_quote(pki .. "/" .. name .. ".key"), shell_quote(log)))
+  local port = wait_for_line(log, "ACCEPT 127%.0%.0%.1:(%d+)", 5, "openssl s_server")
+  return {
+    url = "https://127.0.0.1:" .. port, port = tonumber(port), log = log,
+    served = function()
+      local n = 0
+      for _ in (M.read_file(log)):gmatch("FILE:") do n = n + 1 end
+      return n
+    end,
+    stop = function() os.execute(("kill %d 2>/dev/null"):format(pid)) end,
+  }
+end
+
 return M

@@ -39,6 +39,9 @@ record "core.so exports only luaopen_connectstatus_core (got: $exported)" $?
 sh tools/small_stack.sh >"$out/small_stack.log" 2>&1
 record "decoder survives 100,000 nested arrays on a 64 KiB thread stack" $?
 
+sh tools/threads.sh >"$out/threads.log" 2>&1
+record "two Lua states on two threads, each with its own client, work independently" $?
+
 sh tools/rock_check.sh >"$out/rock_check.log" 2>&1
 record "luarocks make into a scratch tree gives a module that loads" $?
 
@@ -48,7 +51,7 @@ record "luacheck clean" $?
 clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c >"$out/clang-format.log" 2>&1
 record "clang-format clean" $?
 
-for log in small_stack rock_check luacheck clang-format; do
+for log in small_stack threads rock_check luacheck clang-format; do
   [ -s "$out/$log.log" ] && { echo "--- $log"; tail -n 20 "$out/$log.log"; }
 done
 echo "$passed passed, $failed failed"

@@ -323,7 +323,7 @@ local function find_header(headers, name)
   end
 end
 
-local FAULTS = { "delay", "drip", "truncate", "chunked", "reset", "empty", "content_length", "endless" }
+local FAULTS = { "delay", "drip", "truncate", "chunked", "reset", "empty", "content_length", "endless", "size" }
 local RESETS = { before_headers = true, after_headers = true }
 
 -- Turns one /_fake/script response object into a response; nil, message when it is malformed.
@@ -447,13 +447,17 @@ function Conn:send_paced(data, rate)
   end
 end
 
--- A chunked JSON array that never ends; stops when sending fails because the client has gone.
-function Conn:send_endless()
+-- A chunked JSON array of zeros generated while sending, so a test can ask for far more than a
+-- script could carry: endless, or ending after at least size bytes. Stops when the client has gone.
+function Conn:send_endless(size)
   self:send("1\r\n[\r\n")
-  while true do
+  local sent = 1
+  while not size or sent < size do
     self:send(ENDLESS_CHUNK)
+    sent = sent + 4096
     self:wait("write") -- let the other connections run between chunks
   end
+  self:send("2\r\n0]\r\n0\r\n\r\n")
 end
 
 -- Closes abruptly: with SO_LINGER 0 the kernel sends RST instead of FIN.
@@ -636,7 +640,7 @@ function Server:head(r, close)
   self.response_count = self.response_count + 1
   local lines = { ("HTTP/1.1 %d %s"):format(r.status, REASONS[r.status] or "Status") }
   if not find_header(r.headers, "content-type") then lines[#lines + 1] = "Content-Type: application/json" end
-  if r.chunked or r.endless then
+  if r.chunked or r.endless or r.size then
     lines[#lines + 1] = "Transfer-Encoding: chunked"
   else
     local length = r.content_length or #r.body
@@ -661,6 +665,10 @@ function Server:deliver(conn, req, r)
   conn:send(self:head(r, close))
   if r.reset == "after_headers" then conn:abort() end
   if r.endless then conn:send_endless() end
+  if r.size then
+    conn:send_endless(tonumber(r.size))
+    return not close
+  end
   local truncate = tonumber(r.truncate)
   local payload = r.chunked and chunked(r.body, truncate) or r.body:sub(1, truncate or #r.body)
   conn:send_paced(payload, r.drip)

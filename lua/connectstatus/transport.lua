@@ -102,7 +102,9 @@ function M.new(opts, level)
     sleep = opts.sleep or default_sleep(),
     clock = opts.clock or core.monotonic,
     random = opts.random or math.random,
-    tokens = retry.budget,
+    -- The retry budget, in tenths of a retry so that ten successes refill exactly one
+    -- (0.1 added ten times is less than 1 in floating point).
+    tenths = retry.budget * 10,
     limits = nil,
   }, Transport)
 end
@@ -173,7 +175,9 @@ local function http_error(status, body, meta, url)
     err.message = "HTTP " .. status .. ": " .. err.message
   end
   if meta and meta.location_origin then
-    err.message = "HTTP " .. status .. ": redirect to " .. meta.location_origin .. " not followed"
+    -- A Location may carry someone's user:pass@; name only scheme, host and port.
+    local origin = meta.location_origin:gsub("^([^/]*//)[^/]*@", "%1")
+    err.message = "HTTP " .. status .. ": redirect to " .. origin .. " not followed"
   end
   return err
 end
@@ -251,7 +255,7 @@ function Transport:next_delay(err, attempt, started)
   local policy = self.retry
   if attempt >= policy.attempts or not self:is_retryable(err) then return nil end
   if err.retry_after and err.retry_after > policy.max_retry_after then return nil end
-  if self.tokens < 1 then return nil end
+  if self.tenths < 10 then return nil end
   local delay = err.retry_after or self:backoff(attempt)
   if policy.deadline and self.clock() + delay - started > policy.deadline then return nil end
   return delay
@@ -266,13 +270,13 @@ function Transport:get(path)
     local body, err = self:once(path)
     if body ~= nil then
       -- Successes slowly refill the retry budget that a storm of failures drains.
-      self.tokens = math.min(self.retry.budget, self.tokens + 0.1)
+      self.tenths = math.min(self.retry.budget * 10, self.tenths + 1)
       return body
     end
     err.attempts = attempt
     local delay = self:next_delay(err, attempt, started)
     if not delay then return nil, err end
-    self.tokens = self.tokens - 1
+    self.tenths = self.tenths - 10
     self.sleep(delay)
   end
 end
