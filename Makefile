@@ -70,10 +70,10 @@ demo: deps
 
 lint:
 	luacheck -q lua spec examples bin bench tools
-	clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c
+	clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c bench/*.c
 
 format:
-	clang-format -i csrc/*.c csrc/*.h fuzz/*.c tools/*.c
+	clang-format -i csrc/*.c csrc/*.h fuzz/*.c tools/*.c bench/*.c
 
 valgrind: deps all
 	sh tools/valgrind.sh

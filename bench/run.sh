@@ -14,7 +14,7 @@ if [ "$SMOKE" = 1 ]; then
   : "${BENCH_W4_SIZES:=100 1000}" "${BENCH_RSS_N:=2000}" "${BENCH_PROFILE:=0}" "${BENCH_PLOT:=0}"
   : "${BENCH_OUT:=bench/out/smoke}" "${BENCH_RESULTS:=bench/out/smoke/RESULTS.md}"
 fi
-RUNS=${BENCH_RUNS:-5}                        # repetitions of every workload and contender
+RUNS=${BENCH_RUNS:-7}                        # repetitions of every workload and contender
 W1_N=${BENCH_W1_N:-5000}                     # W1 status reads per run
 CURL_N=${BENCH_CURL_N:-200}                  # W1 reads per run for curl | jq (two processes per read)
 WRK_SECONDS=${BENCH_WRK_SECONDS:-3}          # wrk duration per run
@@ -33,8 +33,7 @@ TIME=/usr/bin/time
 # ---- tools ----
 missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $1"; }
-for t in lua5.4 luajit nginx curl jq "$PYTHON" "$TIME"; do need "$t"; done
-[ "$SMOKE" = 1 ] || need wrk
+for t in lua5.4 luajit nginx curl jq wrk cc pkg-config "$PYTHON" "$TIME"; do need "$t"; done
 [ "$PLOT" = 1 ] && need gnuplot
 [ "$PROFILE" = 1 ] && { need valgrind; need callgrind_annotate; }
 "$PYTHON" -c 'import requests' 2>/dev/null || missing="$missing python3-requests"
@@ -44,13 +43,37 @@ if [ -n "$missing" ]; then
   echo "bench: missing:$missing (make bench installs and builds them)" >&2
   exit 1
 fi
-has_wrk=0
-command -v wrk >/dev/null 2>&1 && has_wrk=1
+
+# ---- CPU placement ----
+# In a VM, waking a process on the other CPU costs an inter-processor interrupt that dominates a loopback round
+# trip, and left alone the scheduler moves processes between CPUs mid-run, so W1 flips between two speeds.
+# nginx is pinned to CPU 0 and W1 runs twice: client on CPU 1 ("apart": like a server elsewhere, latency-bound)
+# and on CPU 0 ("shared": each round trip costs the client's CPU time plus nginx's, which exposes the client's
+# own cost). Everything else runs apart.
+SERVER_PIN=""
+placements=unpinned
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+  SERVER_PIN="taskset -c 0"
+  placements="apart shared"
+fi
+set_place() { # PLACEMENT: sets place (recorded with each result) and PIN (the taskset prefix)
+  place=$1
+  case "$1" in
+    apart) PIN="taskset -c 1" ;;
+    shared) PIN="taskset -c 0" ;;
+    *) PIN="" ;;
+  esac
+}
+set_place "${placements%% *}"
 
 # ---- fixtures and nginx ----
 rm -rf "$OUT"
 mkdir -p "$OUT/nginx/tmp"
 abs_out=$(cd "$OUT" && pwd)
+# W1's reference: libcurl from C with nothing on top, what any libcurl-based client pays per read.
+# shellcheck disable=SC2046
+cc -std=c99 -D_POSIX_C_SOURCE=200809L -O2 -o "$OUT/libcurl_floor" bench/libcurl_floor.c \
+  $(pkg-config --cflags --libs libcurl)
 echo "bench: generating fixtures (W2 $W2_SIZE connectors; W4 $W4_SIZES)"
 # shellcheck disable=SC2086
 lua5.4 bench/gen_fixtures.lua "$OUT/fixtures" "$W2_SIZE" $W4_SIZES
@@ -70,7 +93,7 @@ stop_nginx() {
 }
 trap stop_nginx EXIT
 trap 'exit 130' INT TERM
-nginx -p "$abs_out/nginx" -c "$abs_out/nginx/nginx.conf" -e "$abs_out/nginx/error.log" &
+$SERVER_PIN nginx -p "$abs_out/nginx" -c "$abs_out/nginx/nginx.conf" -e "$abs_out/nginx/error.log" &
 nginx_pid=$!
 
 base="http://127.0.0.1:$port"
@@ -99,7 +122,7 @@ raw="$OUT/raw.txt"
 record() {
   run=$1
   shift
-  if ! "$TIME" -f %M -o "$OUT/time.txt" "$@" >"$OUT/line.txt" 2>"$OUT/err.txt"; then
+  if ! "$TIME" -f %M -o "$OUT/time.txt" $PIN "$@" >"$OUT/line.txt" 2>"$OUT/err.txt"; then
     echo "bench: FAILED: $*" >&2
     cat "$OUT/err.txt" "$OUT/line.txt" >&2
     exit 1
@@ -117,20 +140,19 @@ record() {
       fi
       line="$line rss_kb=$(tail -n 1 "$OUT/time.txt")" ;;
   esac
-  echo "$line run=$run" | tee -a "$raw"
+  echo "$line run=$run cpu=$place" | tee -a "$raw"
 }
 
 # wrk_run RUN WORKLOAD URL [CLUSTER]: the single-connection ceiling, no decoding.
 wrk_run() {
-  [ "$has_wrk" = 1 ] || return 0
-  wrk -t1 -c1 -d"${WRK_SECONDS}s" -H 'Authorization: Basic QkVOQ0hLRVkwMTIzNDU2Nzg5OmJlbmNoLXNlY3JldC1ub3QtcmVhbA==' \
+  $PIN wrk -t1 -c1 -d"${WRK_SECONDS}s" -H 'Authorization: Basic QkVOQ0hLRVkwMTIzNDU2Nzg5OmJlbmNoLXNlY3JldC1ub3QtcmVhbA==' \
     -H 'Accept: application/json' "$3" >"$OUT/wrk.txt"
   set -- "$1" "$2" "$3" "${4:+cluster=$4 }"
-  awk -v run="$1" -v w="$2" -v c="$4" '
+  awk -v run="$1" -v w="$2" -v c="$4" -v cpu="$place" '
     / requests in / { n = $1; s = $4; sub(/s,?$/, "", s) }
     /^Requests\/sec:/ { rate = $2 }
     END { if (!rate) exit 1
-          printf "result contender=wrk workload=%s %sn=%d seconds=%.6f rate=%.2f run=%s\n", w, c, n, s, rate, run }
+          printf "result contender=wrk workload=%s %sn=%d seconds=%.6f rate=%.2f run=%s cpu=%s\n", w, c, n, s, rate, run, cpu }
   ' "$OUT/wrk.txt" | tee -a "$raw"
 }
 
@@ -140,12 +162,17 @@ w2_url=$(fleet_url lkc-bench)
 r=1
 while [ "$r" -le "$RUNS" ]; do
   echo "bench: run $r of $RUNS"
-  record "$r" $cs54 lkc-bench "$status_name" "$W1_N"
-  record "$r" $csjit lkc-bench "$status_name" "$W1_N"
-  record "$r" lua5.4 bench/luasocket_poll.lua "$status_url" "$W1_N"
-  record "$r" "$PYTHON" bench/requests_poll.py "$status_url" "$W1_N"
-  record "$r" sh bench/curl_jq.sh poll "$status_url" "$CURL_N"
-  wrk_run "$r" W1 "$status_url"
+  for p in $placements; do
+    set_place "$p"
+    record "$r" $cs54 lkc-bench "$status_name" "$W1_N"
+    record "$r" $csjit lkc-bench "$status_name" "$W1_N"
+    record "$r" lua5.4 bench/luasocket_poll.lua "$status_url" "$W1_N"
+    record "$r" "$PYTHON" bench/requests_poll.py "$status_url" "$W1_N"
+    record "$r" sh bench/curl_jq.sh poll "$status_url" "$CURL_N"
+    record "$r" "$OUT/libcurl_floor" "$status_url" "$W1_N"
+    wrk_run "$r" W1 "$status_url"
+  done
+  set_place "${placements%% *}"
 
   record "$r" lua5.4 bench/cs_fleet.lua build/lua5.4 "$base" lkc-bench
   record "$r" luajit bench/cs_fleet.lua build/luajit "$base" lkc-bench
@@ -153,9 +180,14 @@ while [ "$r" -le "$RUNS" ]; do
   record "$r" "$PYTHON" bench/requests_fleet.py "$w2_url" lkc-bench
   record "$r" sh bench/curl_jq.sh fleet "$w2_url" lkc-bench
   wrk_run "$r" W2 "$w2_url" lkc-bench
+  # The decode alone of W2's body, fresh process, for the report's split of W2's time.
+  record "$r" lua5.4 bench/decode_only.lua connectstatus build/lua5.4 "$OUT/fixtures/fleets/lkc-bench.json" lkc-bench
+  record "$r" lua5.4 bench/decode_only.lua cjson - "$OUT/fixtures/fleets/lkc-bench.json" lkc-bench
 
+  # W4; luasocket + cjson alongside shows which growth is Lua's own (tables, GC) rather than connectstatus's.
   for size in $W4_SIZES; do
     record "$r" lua5.4 bench/cs_fleet.lua build/lua5.4 "$base" "lkc-bench-$size"
+    record "$r" lua5.4 bench/luasocket_fleet.lua "$(fleet_url "lkc-bench-$size")" "lkc-bench-$size"
   done
   r=$((r + 1))
 done
@@ -170,19 +202,29 @@ if [ "$PROFILE" = 1 ]; then
   for w in W1 W2; do
     if [ "$w" = W1 ]; then set -- $cs54 lkc-bench "$status_name" "$W1_N"; else
       set -- lua5.4 bench/cs_fleet.lua build/lua5.4 "$base" lkc-bench; fi
-    valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$w.out" "$@" >/dev/null 2>"$OUT/valgrind.$w.log"
+    $PIN valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.$w.out" "$@" >/dev/null 2>"$OUT/valgrind.$w.log"
     callgrind_annotate --inclusive=no "$OUT/callgrind.$w.out" 2>/dev/null |
       sed -n '/PROGRAM TOTALS/p; /file:function/,$p' | grep -v -e '^-' -e '^$' | head -n 18 |
       sed -E 's#\[/(usr/)?(lib|bin)/(x86_64-linux-gnu/)?#[#; s#\./[^ ]*/([^/ :]+):#\1:#' >"$OUT/profile.$w.callgrind.txt"
+    # Inclusive costs of the named entry points (Debian's lua5.4 is stripped: its internals are bare addresses,
+    # but the C API it exports has names), one line per function.
+    callgrind_annotate --inclusive=yes "$OUT/callgrind.$w.out" 2>/dev/null |
+      awk 'match($0, /^ *[0-9,]+ \( *[0-9.]+%\) +/) {
+             cost = substr($0, 1, RLENGTH); split(substr($0, RLENGTH + 1), loc, " ")
+             if (loc[1] ~ /\?\?\?:0x/) next
+             f = loc[1]; sub(/.*:/, "", f); sub(/\x27[0-9]+$/, "", f)
+             if (f ~ /^(cs_|curl_(easy_perform|url_get|url_set|maprintf)$|(malloc|realloc|free)$)/ ||
+                 f ~ /^lua_(rawset|createtable|pushlstring|close|pcallk)$/)
+               if (!seen[f]++) print cost f }' >"$OUT/profile.$w.inclusive.txt"
     if command -v perf >/dev/null 2>&1; then
-      if perf record -q -e cpu-clock -o "$OUT/perf.$w.data" -- "$@" >/dev/null 2>"$OUT/perf.$w.log"; then
+      if $PIN perf record -q -e cpu-clock -o "$OUT/perf.$w.data" -- "$@" >/dev/null 2>"$OUT/perf.$w.log"; then
         {
           perf report -q -i "$OUT/perf.$w.data" --stdio --sort dso 2>/dev/null | head -n 8
           echo "..."
           perf report -q -i "$OUT/perf.$w.data" --stdio --sort dso,sym 2>/dev/null | head -n 15
         } >"$OUT/profile.$w.perf.txt" || true
       fi
-      perf stat -e task-clock,context-switches -o "$OUT/perf.$w.stat" -- "$@" >/dev/null 2>&1 &&
+      $PIN perf stat -e task-clock,context-switches -o "$OUT/perf.$w.stat" -- "$@" >/dev/null 2>&1 &&
         grep -E 'task-clock|context-switches|elapsed|user|sys' "$OUT/perf.$w.stat" |
         sed 's/  */ /g; s/^ //' >"$OUT/profile.$w.stat.txt" || true
     fi
@@ -204,10 +246,10 @@ fi
   echo "curl: $(curl --version | head -n 1)"
   echo "jq: $(jq --version)"
   echo "nginx: $(nginx -v 2>&1)"
-  [ "$has_wrk" = 1 ] && echo "wrk: $(wrk -v 2>&1 | head -n 1)"
+  echo "wrk: $(wrk -v 2>&1 | head -n 1)"
   echo "cc: $(cc --version | head -n 1)"
   echo "settings: runs=$RUNS w1_n=$W1_N curl_n=$CURL_N wrk_seconds=$WRK_SECONDS w2_size=$W2_SIZE w4_sizes=$W4_SIZES"
-  echo "settings: rss_at=$RSS_AT rss_n=$RSS_N"
+  echo "settings: rss_at=$RSS_AT rss_n=$RSS_N placements=$placements"
   awk '$1 != "status" {printf "fixture: %s %d connectors, %d FAILED, %d bytes\n", $1, $2, $3, $4}' "$manifest"
   echo "fixture: status body $(wc -c <"$OUT/fixtures/status/$status_name.json") bytes"
 } >"$OUT/machine.txt"

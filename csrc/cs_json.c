@@ -17,7 +17,7 @@
 #define CS_JSON_ENCODE_MAX_DEPTH 1000
 /* Container frames live on the C stack up to this depth, then in a growing userdata. */
 #define CS_JSON_FIXED_FRAMES 128
-/* Container-size hints keyed by the interned member name (see cs_jd_hint). */
+/* Object-size hints keyed by the interned member name (see cs_jd_hint). */
 #define CS_JSON_HINTS 64
 /* Recent member names kept in reserved stack slots (see cs_jd_name); a power of two. */
 #define CS_JSON_NAMES 128
@@ -391,39 +391,54 @@ static int cs_jd_in_object(const cs_jdec *d) {
     return d->depth > 0 && d->frames[d->depth - 1] <= 0;
 }
 
-/* Size hints for new containers. In API answers the values under one member name ("config",
- * "tasks"...) and the items of one array tend to have the same shape, so a container is presized
- * like the last one closed under the same name, or else at the same depth: that saves the
- * rehashes on the way up. Each closed container leaves two hints (by name, by depth) and a hint
- * is used once, so however hostile the input, presized room stays below twice the room of the
- * containers actually built. Array sizes are stored negated, so that an array never presizes an
- * object or the reverse. */
-static int cs_jd_take(int *slot, int is_array) {
-    int h = is_array ? -*slot : *slot;
-    if (h <= 0) return 0;
+/* Size hints for new objects. In API answers the objects under one member name ("config",
+ * "status"...) and the items of one array tend to have the same members, so an object is presized
+ * like the last one closed under the same name, or else at the same depth: that saves the rehashes
+ * on the way up. Each closed object leaves two hints (by name, by depth) and a hint is used once,
+ * so however hostile the input, presized room stays below twice the room of the objects actually
+ * built. Arrays are not presized: a hint that overshoots (tasks lists of 1 to 4 items) would cost
+ * more memory than growing them saves time.
+ * Hints by name are kept two to a set: a new name waits in the second place and moves to the
+ * first when it closes an object again, so a stream of names met once (the keys of a map of
+ * connectors) cannot evict the hints of the names that repeat. */
+static cs_jhint *cs_jd_hint_set(cs_jdec *d, const void *key) {
+    return &d->hints[((uintptr_t)key >> 4) % (CS_JSON_HINTS / 2) * 2];
+}
+
+static int cs_jd_take(int *slot) {
+    int h = *slot;
     *slot = 0;
     return h;
 }
 
-static int cs_jd_hint(cs_jdec *d, int is_array) {
+static int cs_jd_hint(cs_jdec *d) {
     int h = 0;
     if (cs_jd_in_object(d)) {
         const void *key = lua_tostring(d->L, -1);
-        cs_jhint *k = &d->hints[((uintptr_t)key >> 4) % CS_JSON_HINTS];
-        if (k->key == key) h = cs_jd_take(&k->size, is_array);
+        cs_jhint *k = cs_jd_hint_set(d, key);
+        if (k[0].key == key)
+            h = cs_jd_take(&k[0].size);
+        else if (k[1].key == key)
+            h = cs_jd_take(&k[1].size);
     }
-    if (h == 0 && d->depth < CS_JSON_FIXED_FRAMES) h = cs_jd_take(&d->by_depth[d->depth], is_array);
+    if (h == 0 && d->depth < CS_JSON_FIXED_FRAMES) h = cs_jd_take(&d->by_depth[d->depth]);
     return h;
 }
 
-/* Called once a container is closed and d->depth points at it again. */
+/* Called once an object is closed and d->depth points at it again. */
 static void cs_jd_remember(cs_jdec *d, int size) {
     if (d->depth < CS_JSON_FIXED_FRAMES) d->by_depth[d->depth] = size;
     if (cs_jd_in_object(d)) {
-        const void *key = lua_tostring(d->L, -2); /* stack: parent, key, this container */
-        cs_jhint *k = &d->hints[((uintptr_t)key >> 4) % CS_JSON_HINTS];
-        k->key = key;
-        k->size = size;
+        const void *key = lua_tostring(d->L, -2); /* stack: parent, key, this object */
+        cs_jhint *k = cs_jd_hint_set(d, key);
+        if (k[0].key != key && k[1].key != key) { /* new: waits in the second place */
+            k[1].key = key;
+            k[1].size = size;
+            return;
+        }
+        if (k[1].key == key) k[1] = k[0]; /* met again: moves to the first place */
+        k[0].key = key;
+        k[0].size = size;
     }
 }
 
@@ -461,14 +476,13 @@ static void cs_jd_set_array_mt(lua_State *L) {
  * container is open and its first value (or key) comes next, 0 on error. */
 static int cs_jd_open(cs_jdec *d) {
     int is_array = *d->p == '[';
-    int hint = cs_jd_hint(d, is_array);
     char buf[40];
     if (d->depth >= d->max_depth) {
         snprintf(buf, sizeof buf, "nesting deeper than %d", d->max_depth);
         return cs_jd_fail(d, d->p, buf);
     }
     if (!lua_checkstack(d->L, 4)) return cs_jd_fail(d, d->p, "Lua stack exhausted");
-    lua_createtable(d->L, is_array ? hint : 0, is_array ? 0 : hint);
+    lua_createtable(d->L, 0, is_array ? 0 : cs_jd_hint(d));
     d->p = cs_jd_ws(d->p + 1, d->end);
     if (d->p < d->end && *d->p == (is_array ? ']' : '}')) {
         d->p++;
@@ -552,7 +566,7 @@ static int cs_jd_attach(cs_jdec *d) {
             return cs_jd_expected(d, is_array ? "',' or ']'" : "',' or '}'");
         d->p++;
         d->depth--;
-        cs_jd_remember(d, (int)(is_array ? 1 - *f : -*f));
+        if (!is_array) cs_jd_remember(d, (int)-*f);
     }
 }
 

@@ -1,5 +1,5 @@
 -- JSONTestSuite over core.json_decode (every y_ accepted, every n_ rejected, every i_ as
--- documented in docs/json.md), then a differential check against lua-cjson.
+-- listed in the README), then a differential check against lua-cjson.
 local core = require "connectstatus.core"
 local lfs = require "lfs"
 local decode, null = core.json_decode, core.null
@@ -35,7 +35,7 @@ end
 local function rejected(v) return v == nil end
 local function as_is(s) return function(v) return type(v) == "table" and v[1] == raw_string(s) end end
 
--- The decoder's choice for each i_ file (docs/json.md says why):
+-- The decoder's choice for each i_ file (the README lists them):
 -- numbers beyond the double range become inf or 0 like strtod, integers beyond 64 bits floats;
 -- \u surrogates that do not form a pair are rejected; raw bytes, valid UTF-8 or not, are kept
 -- as they are; UTF-16 is rejected; a UTF-8 BOM is skipped; 500 levels exceed the default limit.

@@ -3,7 +3,8 @@
 set -eu
 case "${1:-test}" in
   test)  pkgs="build-essential pkg-config lua5.4 liblua5.4-dev luajit libluajit-5.1-dev libcurl4-openssl-dev
-                lua-busted lua-cjson lua-socket lua-check luarocks openssl valgrind clang libclang-rt-14-dev perl" ;;
+                lua-busted lua-cjson lua-socket lua-check luarocks openssl valgrind clang libclang-rt-14-dev perl
+                nginx-light curl jq python3-requests wrk time" ;;
   bench) pkgs="nginx-light wrk jq curl python3-requests lua-socket lua-cjson gnuplot-nox time valgrind" ;;
   *) echo "usage: deps.sh test|bench" >&2; exit 2 ;;
 esac
@@ -18,5 +19,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 echo "installing:$missing"
+# Packages must not start services (nginx-light would take port 80): the benchmark starts its own
+# nginx on 127.0.0.1 with its own config.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  guard=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' >"$guard" && chmod 0755 "$guard"
+  trap 'rm -f "$guard"' EXIT
+fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -44,11 +44,12 @@ record "two Lua states on two threads, each with its own client, work independen
 
 sh tools/rock_check.sh >"$out/rock_check.log" 2>&1
 record "luarocks make into a scratch tree gives a module that loads" $?
+sh bench/smoke.sh; record "bench harness smoke: every contender runs and counts FAILED right (bench/smoke.sh)" $?
 
 luacheck -q lua spec examples bin bench tools >"$out/luacheck.log" 2>&1
 record "luacheck clean" $?
 
-clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c >"$out/clang-format.log" 2>&1
+clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c bench/*.c >"$out/clang-format.log" 2>&1
 record "clang-format clean" $?
 
 for log in small_stack threads rock_check luacheck clang-format; do
