@@ -17,8 +17,9 @@
 #define CS_JSON_ENCODE_MAX_DEPTH 1000
 /* Container frames live on the C stack up to this depth, then in a growing userdata. */
 #define CS_JSON_FIXED_FRAMES 128
-/* Object-size hints keyed by the interned member name (see cs_jd_hint). */
-#define CS_JSON_HINTS 64
+/* Values (or key-value pairs) of an open container wait on the Lua stack up to this many slots,
+ * then move into its table (see cs_jd_flush). */
+#define CS_JSON_PENDING 128
 /* Recent member names kept in reserved stack slots (see cs_jd_name); a power of two. */
 #define CS_JSON_NAMES 128
 #define CS_JSON_NAME_MAX 40
@@ -67,10 +68,14 @@ static const char *cs_json_scan(const char *p, const char *end) {
 
 /* ---------------------------------------------------------------- decoder */
 
+/* An open container. Its items wait on the Lua stack above `slot` until it closes, so that its
+ * table is made at the exact size; `slot` holds nil until then, or until the items outgrow
+ * CS_JSON_PENDING and the table is made early. */
 typedef struct {
-    const void *key;
-    int size;
-} cs_jhint;
+    int slot;
+    int is_array;
+    cs_jint moved; /* items already in the table (arrays: the next index is moved + 1) */
+} cs_jframe;
 
 typedef struct {
     const char *s; /* the bytes of the Lua string kept in this entry's stack slot */
@@ -84,13 +89,11 @@ typedef struct {
     const char *end;
     char *err;
     size_t errlen;
-    cs_jint *frames; /* per open container: next array index (> 0), or -(members so far) */
+    cs_jframe *frames;
     int depth;
     int cap;
     int max_depth;
     int base; /* stack top on entry; base + 1 holds spilled frames, then the names */
-    cs_jhint hints[CS_JSON_HINTS];
-    int by_depth[CS_JSON_FIXED_FRAMES];
     cs_jname names[CS_JSON_NAMES];
 } cs_jdec;
 
@@ -388,73 +391,50 @@ static int cs_jd_literal(cs_jdec *d, const char *word, size_t n) {
 }
 
 static int cs_jd_in_object(const cs_jdec *d) {
-    return d->depth > 0 && d->frames[d->depth - 1] <= 0;
-}
-
-/* Size hints for new objects. In API answers the objects under one member name ("config",
- * "status"...) and the items of one array tend to have the same members, so an object is presized
- * like the last one closed under the same name, or else at the same depth: that saves the rehashes
- * on the way up. Each closed object leaves two hints (by name, by depth) and a hint is used once,
- * so however hostile the input, presized room stays below twice the room of the objects actually
- * built. Arrays are not presized: a hint that overshoots (tasks lists of 1 to 4 items) would cost
- * more memory than growing them saves time.
- * Hints by name are kept two to a set: a new name waits in the second place and moves to the
- * first when it closes an object again, so a stream of names met once (the keys of a map of
- * connectors) cannot evict the hints of the names that repeat. */
-static cs_jhint *cs_jd_hint_set(cs_jdec *d, const void *key) {
-    return &d->hints[((uintptr_t)key >> 4) % (CS_JSON_HINTS / 2) * 2];
-}
-
-static int cs_jd_take(int *slot) {
-    int h = *slot;
-    *slot = 0;
-    return h;
-}
-
-static int cs_jd_hint(cs_jdec *d) {
-    int h = 0;
-    if (cs_jd_in_object(d)) {
-        const void *key = lua_tostring(d->L, -1);
-        cs_jhint *k = cs_jd_hint_set(d, key);
-        if (k[0].key == key)
-            h = cs_jd_take(&k[0].size);
-        else if (k[1].key == key)
-            h = cs_jd_take(&k[1].size);
-    }
-    if (h == 0 && d->depth < CS_JSON_FIXED_FRAMES) h = cs_jd_take(&d->by_depth[d->depth]);
-    return h;
-}
-
-/* Called once an object is closed and d->depth points at it again. */
-static void cs_jd_remember(cs_jdec *d, int size) {
-    if (d->depth < CS_JSON_FIXED_FRAMES) d->by_depth[d->depth] = size;
-    if (cs_jd_in_object(d)) {
-        const void *key = lua_tostring(d->L, -2); /* stack: parent, key, this object */
-        cs_jhint *k = cs_jd_hint_set(d, key);
-        if (k[0].key != key && k[1].key != key) { /* new: waits in the second place */
-            k[1].key = key;
-            k[1].size = size;
-            return;
-        }
-        if (k[1].key == key) k[1] = k[0]; /* met again: moves to the first place */
-        k[0].key = key;
-        k[0].size = size;
-    }
+    return d->depth > 0 && !d->frames[d->depth - 1].is_array;
 }
 
 /* Makes room for one more open container. Frames past the fixed C array live in a userdata that
  * sits in the reserved stack slot base + 1. */
-static int cs_jd_push_frame(cs_jdec *d, cs_jint v) {
+static void cs_jd_push_frame(cs_jdec *d, int is_array) {
+    cs_jframe *f;
     if (d->depth == d->cap) {
         int cap = d->cap > d->max_depth / 2 ? d->max_depth : d->cap * 2;
-        cs_jint *f = (cs_jint *)lua_newuserdata(d->L, (size_t)cap * sizeof *f);
+        f = (cs_jframe *)lua_newuserdata(d->L, (size_t)cap * sizeof *f);
         memcpy(f, d->frames, (size_t)d->depth * sizeof *f);
         lua_replace(d->L, d->base + 1);
         d->frames = f;
         d->cap = cap;
     }
-    d->frames[d->depth++] = v;
-    return 1;
+    f = &d->frames[d->depth++];
+    f->slot = lua_gettop(d->L);
+    f->is_array = is_array;
+    f->moved = 0;
+}
+
+/* Moves the items waiting above f->slot into the container's table, making the table first if
+ * need be: at the exact size when this is the close, at the size of this batch otherwise (then
+ * it grows as Lua tables do). Members are set in input order, so the last duplicate wins and a
+ * null member (nil) removes an earlier one. */
+static void cs_jd_flush(cs_jdec *d, cs_jframe *f) {
+    lua_State *L = d->L;
+    int n = lua_gettop(L) - f->slot, i;
+    if (lua_isnil(L, f->slot)) {
+        lua_createtable(L, f->is_array ? n : 0, f->is_array ? 0 : n / 2);
+        lua_replace(L, f->slot);
+    }
+    if (f->is_array) {
+        for (i = n; i > 0; i--)
+            lua_rawseti(L, f->slot, f->moved + i);
+    } else {
+        for (i = 1; i < n; i += 2) {
+            lua_pushvalue(L, f->slot + i);
+            lua_pushvalue(L, f->slot + i + 1);
+            lua_rawset(L, f->slot);
+        }
+        lua_settop(L, f->slot);
+    }
+    f->moved += f->is_array ? n : n / 2;
 }
 
 static int cs_jd_key(cs_jdec *d) {
@@ -481,14 +461,16 @@ static int cs_jd_open(cs_jdec *d) {
         snprintf(buf, sizeof buf, "nesting deeper than %d", d->max_depth);
         return cs_jd_fail(d, d->p, buf);
     }
-    if (!lua_checkstack(d->L, 4)) return cs_jd_fail(d, d->p, "Lua stack exhausted");
-    lua_createtable(d->L, 0, is_array ? 0 : cs_jd_hint(d));
+    if (!lua_checkstack(d->L, CS_JSON_PENDING + 8))
+        return cs_jd_fail(d, d->p, "Lua stack exhausted");
     d->p = cs_jd_ws(d->p + 1, d->end);
     if (d->p < d->end && *d->p == (is_array ? ']' : '}')) {
         d->p++;
+        lua_createtable(d->L, 0, 0);
         if (is_array) cs_jd_set_array_mt(d->L);
         return 1;
     }
+    lua_pushnil(d->L);
     cs_jd_push_frame(d, is_array);
     return is_array ? 2 : (cs_jd_key(d) ? 2 : 0);
 }
@@ -522,51 +504,25 @@ static int cs_jd_value(cs_jdec *d) {
     }
 }
 
-/* Stack: table, key, value. A null member is left out, and drops an earlier duplicate too, so
- * that the last occurrence of a key wins. */
-static void cs_jd_set_member(lua_State *L) {
-    if (!lua_isnil(L, -1)) {
-        lua_rawset(L, -3);
-        return;
-    }
-    lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_rawget(L, -3);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 2);
-        return;
-    }
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    lua_rawset(L, -3);
-}
-
-/* Stores the completed value on top into its container, closing containers as their ']' or '}'
- * arrive. Returns 1 when another value is due, 2 when the top-level value is complete, 0 on
- * error. */
+/* Leaves the completed value on top with its container's other items, closing containers as
+ * their ']' or '}' arrive. Returns 1 when another value is due, 2 when the top-level value is
+ * complete, 0 on error. */
 static int cs_jd_attach(cs_jdec *d) {
     for (;;) {
-        cs_jint *f;
-        int is_array;
+        cs_jframe *f;
         if (d->depth == 0) return 2;
         f = &d->frames[d->depth - 1];
-        is_array = *f > 0;
-        if (is_array) {
-            lua_rawseti(d->L, -2, (*f)++);
-        } else {
-            cs_jd_set_member(d->L);
-            (*f)--;
-        }
+        if (lua_gettop(d->L) - f->slot >= CS_JSON_PENDING) cs_jd_flush(d, f);
         d->p = cs_jd_ws(d->p, d->end);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
-            return is_array ? 1 : cs_jd_key(d);
+            return f->is_array ? 1 : cs_jd_key(d);
         }
-        if (d->p >= d->end || *d->p != (is_array ? ']' : '}'))
-            return cs_jd_expected(d, is_array ? "',' or ']'" : "',' or '}'");
+        if (d->p >= d->end || *d->p != (f->is_array ? ']' : '}'))
+            return cs_jd_expected(d, f->is_array ? "',' or ']'" : "',' or '}'");
         d->p++;
+        cs_jd_flush(d, f);
         d->depth--;
-        if (!is_array) cs_jd_remember(d, (int)-*f);
     }
 }
 
@@ -582,7 +538,7 @@ static int cs_jd_run(cs_jdec *d) {
 
 static int cs_json_decode(lua_State *L, const char *s, size_t len, int max_depth, char *err,
                           size_t errlen) {
-    cs_jint fixed[CS_JSON_FIXED_FRAMES];
+    cs_jframe fixed[CS_JSON_FIXED_FRAMES];
     cs_jdec d;
     memset(&d, 0, sizeof d);
     d.L = L;

@@ -51,10 +51,14 @@ static int covers(lua_State *L, int a, int b) {
     return 1;
 }
 
-/* Same metatable, same number of keys, and a's entries all equal in b: linear in the size. */
+/* Same metatable, same number of keys, and a's entries all equal in b: linear in the size.
+ * Each level of nesting takes a few stack slots, which the Lua API does not check for us. */
 static int same_table(lua_State *L, int a, int b) {
-    int ma = lua_getmetatable(L, a), mb = lua_getmetatable(L, b);
-    int ok = ma == mb && (!ma || lua_rawequal(L, -1, -2));
+    int ma, mb, ok;
+    if (!lua_checkstack(L, 8)) fail("Lua stack exhausted while comparing");
+    ma = lua_getmetatable(L, a);
+    mb = lua_getmetatable(L, b);
+    ok = ma == mb && (!ma || lua_rawequal(L, -1, -2));
     lua_pop(L, ma + mb);
     return ok && count(L, a) == count(L, b) && covers(L, a, b);
 }

@@ -224,7 +224,28 @@ describe("json_decode structure", function()
     assert.equals(4321, o.k4321)
   end)
 
-  it("decodes objects of varying size under one name (size hints are only hints)", function()
+  it("keeps order, duplicates and nulls right across the batches of a big container", function()
+    -- Items wait on the Lua stack and move into the table in batches of 64 members or 128 items.
+    local items, want = {}, {}
+    for i = 1, 300 do
+      items[i] = i % 7 == 0 and "null" or ("[%d]"):format(i)
+      want[i] = i % 7 == 0 and null or { i }
+    end
+    assert.same(want, decode("[" .. table.concat(items, ",") .. "]"))
+    local members = { '"dup": 1', '"gone": 1', '"back": null' }
+    for i = 4, 200 do members[i] = ('"k%d": %d'):format(i, i) end
+    members[150], members[180], members[190] = '"dup": 2', '"gone": null', '"back": 3'
+    local o = decode("{" .. table.concat(members, ",") .. "}")
+    assert.equals(2, o.dup)
+    assert.is_nil(o.gone)
+    assert.equals(3, o.back)
+    assert.equals(200, o.k200)
+    local count = 0
+    for _ in pairs(o) do count = count + 1 end
+    assert.equals(197 - 3 + 2, count) -- k4..k200 but for three replaced slots, plus dup and back
+  end)
+
+  it("decodes objects and arrays of varying size and nesting", function()
     local t = decode [==[[{"x": {"a": 1, "b": 2, "c": 3, "d": 4}}, {"x": {"a": 1}}, {"x": [1, 2, 3]},
       {"x": {}}, {"x": {"a": [{"x": {"q": 1}}]}}, [[1, 2, 3, 4, 5], [6], {"y": 7}, []]]
     ]==]
