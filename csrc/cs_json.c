@@ -74,7 +74,7 @@ static const char *cs_json_scan(const char *p, const char *end) {
 typedef struct {
     int slot;
     int is_array;
-    cs_jint moved; /* items already in the table (arrays: the next index is moved + 1) */
+    cs_jint moved; /* arrays: items already in the table, so the next index is moved + 1 */
 } cs_jframe;
 
 typedef struct {
@@ -426,6 +426,7 @@ static void cs_jd_flush(cs_jdec *d, cs_jframe *f) {
     if (f->is_array) {
         for (i = n; i > 0; i--)
             lua_rawseti(L, f->slot, f->moved + i);
+        f->moved += n;
     } else {
         for (i = 1; i < n; i += 2) {
             lua_pushvalue(L, f->slot + i);
@@ -434,7 +435,6 @@ static void cs_jd_flush(cs_jdec *d, cs_jframe *f) {
         }
         lua_settop(L, f->slot);
     }
-    f->moved += f->is_array ? n : n / 2;
 }
 
 static int cs_jd_key(cs_jdec *d) {

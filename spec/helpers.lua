@@ -64,6 +64,18 @@ function M.env_cmd()
   return ("LUA_PATH%s=%s LUA_CPATH%s=%s "):format(suffix, shell_quote(lpath), suffix, shell_quote(cpath))
 end
 
+-- Runs Lua source in a child of this interpreter that loads this checkout (see M.env_cmd);
+-- returns its stdout and stderr together, and its exit code.
+function M.run_lua(source)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(source)
+  f:close()
+  local out, code = M.shell(M.env_cmd() .. M.lua_bin() .. " " .. path .. " 2>&1")
+  os.remove(path)
+  return out, code
+end
+
 -- How many recorded requests the fake got for target (all of them without target).
 function M.count_requests(server, target)
   local n = 0

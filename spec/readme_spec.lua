@@ -31,16 +31,6 @@ local function expectations(code)
   return found
 end
 
-local function run(code)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(code)
-  f:close()
-  local out, status = helpers.shell(helpers.env_cmd() .. helpers.lua_bin() .. " " .. path .. " 2>&1")
-  os.remove(path)
-  return out, status
-end
-
 describe("README", function()
   local all = snippets()
 
@@ -51,7 +41,7 @@ describe("README", function()
   for i, snippet in ipairs(all) do
     local code = snippet.code
     it(("snippet %d (%s) runs and prints what it says"):format(i, snippet.section), function()
-      local out, status = run(code)
+      local out, status = helpers.run_lua(code)
       assert.equal(0, status, out)
       -- Exact integers and `12.0` only print that way on 5.3+; elsewhere the snippet just has to run.
       if not math.type then return end
