@@ -11,6 +11,10 @@
 
 #include "cs_client.c"
 
+#include "cs_transfer.c"
+
+#include "cs_multi.c"
+
 #define CS_VERSION "0.1.0"
 
 static int cs_l_monotonic(lua_State *L) {
@@ -37,17 +41,31 @@ static int cs_l_sleep(lua_State *L) {
     return 0;
 }
 
+/* base64 of a string: the transport redacts a Basic credential's encoded form from messages. */
+static int cs_l_base64(lua_State *L) {
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    char *out;
+    luaL_argcheck(L, len < 65536, 1, "at most 64 KiB");
+    out = (char *)lua_newuserdata(L, 4 * ((len + 2) / 3) + 1);
+    cs_base64((const unsigned char *)s, len, out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
 __attribute__((visibility("default"))) int luaopen_connectstatus_core(lua_State *L);
 
 int luaopen_connectstatus_core(lua_State *L) {
     static const luaL_Reg funcs[] = {
         {"monotonic", cs_l_monotonic},
         {"sleep", cs_l_sleep},
+        {"base64", cs_l_base64},
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     cs_json_register(L);
     cs_client_register(L);
+    cs_multi_register(L);
     lua_pushliteral(L, CS_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

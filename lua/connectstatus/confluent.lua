@@ -1,77 +1,67 @@
 -- Backend for Confluent Cloud Connect v1: connector status, tasks, the list with expansions and
 -- the status of an alter-offsets request.
-local transport = require "connectstatus.transport"
+local backend = require "connectstatus.backend"
 local path = require "connectstatus.path"
 
 local M = {}
 
 M.DEFAULT_BASE_URL = "https://api.confluent.cloud"
 
-local Confluent = { __name = "connectstatus.Confluent" }
-Confluent.__index = Confluent
+local Confluent = backend.class("connectstatus.Confluent")
 
 local EXPANSIONS = { id = true, info = true, status = true }
 
 local function credentials(opts)
   local has_key = opts.api_key ~= nil or opts.api_secret ~= nil
   if has_key and opts.token ~= nil then
-    error("give either api_key/api_secret or token, not both", 3)
+    error("give either api_key/api_secret or token, not both", 4)
   end
   if has_key then
     if type(opts.api_key) ~= "string" or type(opts.api_secret) ~= "string" then
-      error("api_key and api_secret must both be strings", 3)
+      error("api_key and api_secret must both be strings", 4)
     end
     return opts.api_key, opts.api_secret, nil
   end
   if type(opts.token) ~= "string" then
-    error("credentials required: api_key and api_secret, or token", 3)
+    error("credentials required: api_key and api_secret, or token", 4)
   end
   return nil, nil, opts.token
 end
 
+local OWN = { api_key = true, api_secret = true, token = true, environment = true, cluster = true }
+
 function M.new(opts)
-  if type(opts) ~= "table" then error("confluent{...} expects a table of options", 2) end
+  if type(opts) ~= "table" then error("confluent{...} expects a table of options", 3) end
   local username, password, token = credentials(opts)
-  local env = path.segment(opts.environment, "environment", 2)
-  local cluster = path.segment(opts.cluster, "cluster", 2)
-  local t = transport.new({
-    base_url = opts.base_url or M.DEFAULT_BASE_URL,
-    username = username, password = password, token = token,
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout, stall_timeout = opts.stall_timeout,
-    max_body = opts.max_body, max_depth = opts.max_depth,
-    cafile = opts.cafile, capath = opts.capath, proxy = opts.proxy,
-    retry = opts.retry, retry_500 = true,
-    sleep = opts.sleep, clock = opts.clock, random = opts.random,
-    allow_insecure_http = opts.allow_insecure_http,
-  }, 2)
-  return setmetatable({
-    transport = t,
-    environment = opts.environment,
-    cluster = opts.cluster,
-    prefix = "/connect/v1/environments/" .. env .. "/clusters/" .. cluster .. "/connectors",
-  }, Confluent)
+  local env = path.segment(opts.environment, "environment", 3)
+  local cluster = path.segment(opts.cluster, "cluster", 3)
+  local self = backend.new(Confluent, opts, {
+    what = "cs.confluent", own = OWN,
+    defaults = { base_url = M.DEFAULT_BASE_URL },
+    transport = { username = username, password = password, token = token, rules = { retry_500 = true } },
+  }, 3)
+  self.environment, self.cluster = opts.environment, opts.cluster
+  self.prefix = "/connect/v1/environments/" .. env .. "/clusters/" .. cluster .. "/connectors"
+  return self
 end
 
 function Confluent:connector_path(name, suffix)
   return self.prefix .. "/" .. path.segment(name, "connector name", 3) .. suffix
 end
 
-function Confluent:status(name)
-  return self.transport:get(self:connector_path(name, "/status"))
+function Confluent:status(name, opts)
+  return self:get(self:connector_path(name, "/status"), backend.call(opts, "object", 2))
 end
 
-function Confluent:tasks(name)
-  return self.transport:get(self:connector_path(name, "/tasks"))
+function Confluent:tasks(name, opts)
+  return self:get(self:connector_path(name, "/tasks"), backend.call(opts, "array", 2))
 end
 
-function Confluent:offset_request_status(name)
-  return self.transport:get(self:connector_path(name, "/offsets/request/status"))
+function Confluent:offset_request_status(name, opts)
+  return self:get(self:connector_path(name, "/offsets/request/status"), backend.call(opts, "object", 2))
 end
 
-local function expand_query(opts)
-  if opts == nil then return "" end
-  if type(opts) ~= "table" then error("list{...} expects a table of options", 3) end
-  local expand = opts.expand
+local function expand_query(expand)
   if expand == nil then return "" end
   if type(expand) == "string" then expand = { expand } end
   if type(expand) ~= "table" then error("expand must be a list of 'id', 'info', 'status'", 3) end
@@ -86,7 +76,11 @@ end
 
 -- Without expand: an array of names. With expand: a map name -> {id=, info=, status=}.
 function Confluent:list(opts)
-  return self.transport:get(self.prefix .. expand_query(opts))
+  if opts ~= nil and type(opts) ~= "table" then error("list{...} expects a table of options", 2) end
+  local rest = {}
+  for k, v in pairs(opts or {}) do if k ~= "expand" then rest[k] = v end end
+  local query = expand_query(opts and opts.expand)
+  return self:get(self.prefix .. query, backend.call(rest, query == "" and "array" or "object", 2))
 end
 
 function Confluent:wait_for_state(name, target, opts)
@@ -97,19 +91,8 @@ function Confluent:wait_for_offset_phase(name, phase, opts)
   return require("connectstatus.wait").wait_for_offset_phase(self, name, phase, opts)
 end
 
-function Confluent:rate_limit()
-  return self.transport:rate_limit()
-end
-
-function Confluent:close()
-  self.transport:close()
-end
-
-Confluent.__close = Confluent.close
-
-function Confluent:__tostring()
-  local closed = self.transport:is_closed() and " (closed)" or ""
-  return ("connectstatus.Confluent %s/%s%s"):format(self.environment, self.cluster, closed)
+function Confluent:describe()
+  return ("%s/%s"):format(self.environment, self.cluster)
 end
 
 M.Confluent = Confluent

@@ -13,19 +13,10 @@ local KIND_BY_STATUS = {
   [429] = "rate_limited",
 }
 
--- Kinds a caller may retry or keep waiting through; everything else is final.
-local TRANSIENT = {
-  server = true, timeout = true, transport = true, connect = true, rate_limited = true,
-}
-
 function M.kind_for_status(status)
   if KIND_BY_STATUS[status] then return KIND_BY_STATUS[status] end
   if status >= 500 and status <= 599 then return "server" end
   return "http"
-end
-
-function M.is_transient(kind)
-  return TRANSIENT[kind] == true
 end
 
 function M.new(kind, message, fields)

@@ -1,5 +1,6 @@
 -- connectstatus: read and wait on the status of data-pipeline connectors (Confluent Cloud Connect,
--- Feldera) from Lua. This is the public face; each concern lives in its own module beside it.
+-- Feldera) from Lua, blocking or inside a cs.loop that never blocks its host. This is the public
+-- face; each concern lives in its own module beside it.
 local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
 
@@ -17,12 +18,28 @@ M.json = {
   array_mt = core.json_array_mt,
 }
 
+-- Constructors are not tail calls, so that an error's position names the caller's line on every
+-- Lua version (5.1 counts a tail call as a level, 5.2+ does not).
 function M.confluent(opts)
-  return require("connectstatus.confluent").new(opts)
+  local client = require("connectstatus.confluent").new(opts)
+  return client
 end
 
 function M.feldera(opts)
-  return require("connectstatus.feldera").new(opts)
+  local client = require("connectstatus.feldera").new(opts)
+  return client
+end
+
+-- cs.loop{ max_per_host = 32 }: a libcurl multi loop that a host pumps; see connectstatus.loop.
+function M.loop(opts)
+  local loop = require("connectstatus.loop").new(opts, 2)
+  return loop
+end
+
+-- cs.map(list, fn, { parallel = 8 }) -> values, errs: fn(item) for each item, in parallel.
+function M.map(list, fn, opts)
+  local values, errs = require("connectstatus.loop").map(list, fn, opts, 2)
+  return values, errs
 end
 
 function M.wait_for_state(client, name, target, opts)

@@ -1,21 +1,27 @@
--- Transport: URL policy, the retry loop, rate-limit pacing and turning HTTP answers into values or
--- connectstatus.Error. The C core performs one transfer per call; everything about time lives here,
--- so sleep and clock can be swapped (tests, OpenResty).
+-- Transport: the policy layer between a backend and the HTTP drivers. It checks URLs, assembles
+-- the headers, picks a driver per call (a cs.loop task, nginx or plain blocking libcurl), retries
+-- (as connectstatus.retry decides), paces by the API's rate limit, follows same-origin redirects
+-- and turns answers into values or a connectstatus.Error. It never knows which driver ran.
+--
+-- The request interface every driver implements:
+--   driver:request{ method =, path = (appended to the base URL) | url = (absolute, same origin),
+--                   body = JSON text | nil, timeout = seconds, select = selection | nil }
+--   -> { status =, value = | raw =, decode_error =, empty = true (no body), request_id =,
+--        retry_after =, rate_limit = { limit =, remaining =, reset = } (raw strings), location = }
+--   or nil, kind, message (kind: connect, timeout, tls, transport, too_large)
 local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
+local retry = require "connectstatus.retry"
+local loop = require "connectstatus.loop"
+local driver_curl = require "connectstatus.driver_curl"
+local driver_loop = require "connectstatus.driver_loop"
 
 local M = {}
 
 local Transport = {}
 Transport.__index = Transport
 
-local function default_sleep()
-  local ngx = rawget(_G, "ngx")
-  if ngx and type(ngx.sleep) == "function" and ngx.get_phase and ngx.get_phase() ~= "init" then
-    return ngx.sleep
-  end
-  return core.sleep
-end
+local MAX_RESET = 86400 -- a rate-limit reset beyond a day (or an epoch timestamp) is garbage
 
 local function check_type(value, expected, name, level)
   if value ~= nil and type(value) ~= expected then
@@ -27,13 +33,24 @@ local function is_loopback(host)
   host = host:lower()
   return host == "localhost" or host == "[::1]" or host:match("^127%.%d+%.%d+%.%d+$") ~= nil
 end
+M.is_loopback = is_loopback
+
+-- Splits an http(s) URL into scheme, authority and path; nil when it is not one.
+local function split_url(url)
+  local scheme, authority, path = url:match("^(%a[%w+.-]*)://([^/?#]*)([^?#]*)$")
+  return scheme and scheme:lower(), authority, path
+end
+
+local function host_of(authority)
+  return authority:match("^(%[[^%]]+%])") or authority:match("^[^:]*")
+end
 
 -- Returns the normalised base URL (no trailing slash) and its host; raises on anything unsafe.
 -- The URL is never echoed when it carries credentials.
 function M.check_base_url(url, has_credentials, allow_insecure_http, level)
   level = (level or 1) + 1
   if type(url) ~= "string" then error("option 'base_url' must be a string", level) end
-  local scheme, authority, path = url:match("^(%a[%w+.-]*)://([^/?#]*)([^?#]*)$")
+  local scheme, authority, path = split_url(url)
   if not scheme then
     if url:find("@", 1, true) then error("base_url must not contain credentials", level) end
     error("base_url must look like https://host[:port][/path], got " .. url, level)
@@ -41,18 +58,37 @@ function M.check_base_url(url, has_credentials, allow_insecure_http, level)
   if authority:find("@", 1, true) then
     error("base_url must not contain user:pass@ credentials; pass api_key/api_secret or token", level)
   end
-  scheme = scheme:lower()
   if scheme ~= "http" and scheme ~= "https" then
     error("base_url must use http or https, got " .. scheme, level)
   end
   if url:find("[%c%s]") then error("base_url must not contain spaces or control characters", level) end
-  local host = authority:match("^(%[[^%]]+%])") or authority:match("^[^:]*")
+  local host = host_of(authority)
   if host == "" then error("base_url has no host: " .. url, level) end
   if scheme == "http" and has_credentials and not allow_insecure_http and not is_loopback(host) then
     error("refusing to send credentials over plain http to " .. host ..
       " (use https, or allow_insecure_http = true)", level)
   end
   return scheme .. "://" .. authority .. path:gsub("/+$", ""), host
+end
+
+-- The proxy libcurl is told to use: "" (none) where the environment's proxy must not apply.
+-- Environment proxies are honoured for https only (credentials then travel inside TLS); an
+-- explicit proxy that would see credentials in clear text must itself be on loopback.
+local function proxy_for(opts, scheme, host, has_credentials, level)
+  local proxy = opts.proxy
+  if proxy == nil then
+    if scheme == "http" or is_loopback(host) then return "" end
+    return nil
+  end
+  if proxy == "" then return "" end
+  local pscheme, authority = split_url(proxy)
+  if not pscheme then error("option 'proxy' must look like http://host:port", level + 1) end
+  -- Through a proxy an https request is a tunnel; a plain http one is readable by the proxy.
+  if scheme == "http" and has_credentials and not opts.allow_insecure_http and not is_loopback(host_of(authority)) then
+    error("refusing to send credentials over plain http through a proxy that is not on loopback" ..
+      " (use https, or allow_insecure_http = true)", level + 1)
+  end
+  return proxy
 end
 
 local RETRY_DEFAULTS = { attempts = 4, base = 1, cap = 30, max_retry_after = 60, budget = 10 }
@@ -63,7 +99,7 @@ local function retry_policy(opts, level)
   for k, default in pairs(RETRY_DEFAULTS) do
     local v = opts and opts[k]
     check_type(v, "number", "retry." .. k, level + 1)
-    if v ~= nil and v < 0 then error("option 'retry." .. k .. "' must not be negative", level + 1) end
+    if v ~= nil and (v ~= v or v < 0) then error("option 'retry." .. k .. "' must not be negative", level + 1) end
     policy[k] = v or default
   end
   if policy.attempts < 1 then error("option 'retry.attempts' must be at least 1", level + 1) end
@@ -77,7 +113,55 @@ local CORE_OPTIONS = {
   max_depth = "number", cafile = "string", capath = "string", proxy = "string",
 }
 
--- opts: base_url, username/password or token, headers, retry, retry_500, sleep, clock, random,
+local DRIVERS = { auto = true, curl = true, loop = true, nginx = true }
+
+local function check_driver(driver, level)
+  if driver == nil then return "auto" end
+  if type(driver) == "table" and type(driver.request) == "function" then return driver end
+  if not DRIVERS[driver] then
+    error("option 'driver' must be \"curl\", \"loop\", \"nginx\" or an object with a request method", level + 1)
+  end
+  return driver
+end
+
+local function check_max_redirects(v, level)
+  if v == nil then return 3 end
+  if type(v) ~= "number" or v < 0 or v > 20 or v ~= math.floor(v) then
+    error("option 'max_redirects' must be a whole number from 0 to 20", level + 1)
+  end
+  return v
+end
+
+-- Replaces every plain occurrence of needle in s.
+local function replace_plain(s, needle, with)
+  local out, from = {}, 1
+  while true do
+    local i, j = s:find(needle, from, true)
+    if not i then break end
+    out[#out + 1] = s:sub(from, i - 1)
+    out[#out + 1] = with
+    from = j + 1
+  end
+  out[#out + 1] = s:sub(from)
+  return table.concat(out)
+end
+
+-- A function that removes the client's credentials (and their base64 form) from text the server
+-- sent back; the secrets stay in its upvalues, where no pairs() reaches them.
+local function redactor(opts)
+  local secrets = {}
+  local function add(s) if type(s) == "string" and #s >= 4 then secrets[#secrets + 1] = s end end
+  add(opts.password)
+  add(opts.token)
+  if opts.username and opts.password then add(core.base64(opts.username .. ":" .. opts.password)) end
+  return function(text)
+    for _, secret in ipairs(secrets) do text = replace_plain(text, secret, "[REDACTED]") end
+    return text
+  end
+end
+
+-- opts: base_url, username/password or token, headers (extra "Name: value" lines), retry,
+-- rules ({ retry_500 =, retry_409 = }), driver, max_redirects, sleep, clock, random,
 -- allow_insecure_http, and the core's timeouts and limits.
 function M.new(opts, level)
   level = (level or 1) + 1
@@ -85,36 +169,78 @@ function M.new(opts, level)
   for _, name in ipairs { "sleep", "clock", "random" } do check_type(opts[name], "function", name, level) end
   local has_credentials = opts.username ~= nil or opts.token ~= nil
   local base_url, host = M.check_base_url(opts.base_url, has_credentials, opts.allow_insecure_http, level)
+  local scheme = base_url:match("^(%a+)")
+  local headers = { "Accept: application/json",
+    "User-Agent: connectstatus/" .. core.version .. " libcurl/" .. core.curl_version }
+  for _, line in ipairs(opts.headers or {}) do headers[#headers + 1] = line end
   local core_opts = {
     base_url = base_url, username = opts.username, password = opts.password, token = opts.token,
-    headers = opts.headers, user_agent = "connectstatus/" .. core.version .. " libcurl/" .. core.curl_version,
+    headers = headers,
   }
   for name in pairs(CORE_OPTIONS) do core_opts[name] = opts[name] end
+  core_opts.proxy = proxy_for(opts, scheme, host, has_credentials, level)
   local ok, client = pcall(core.new_client, core_opts)
   if not ok then error(client, level) end
-  local retry = retry_policy(opts.retry, level)
+  local policy = retry_policy(opts.retry, level)
   return setmetatable({
     client = client,
+    curl = driver_curl.new(client),
+    driver_choice = check_driver(opts.driver, level),
     base_url = base_url,
+    origin = base_url:match("^(%a+://[^/]*)"),
     host = host,
-    retry = retry,
-    retry_500 = opts.retry_500 == true,
-    sleep = opts.sleep or default_sleep(),
+    retry = policy,
+    rules = opts.rules or {},
+    max_redirects = check_max_redirects(opts.max_redirects, level),
+    sleep = opts.sleep,
     clock = opts.clock or core.monotonic,
     random = opts.random or math.random,
+    redact = redactor(opts),
     -- The retry budget, in tenths of a retry so that ten successes refill exactly one
     -- (0.1 added ten times is less than 1 in floating point).
-    tenths = retry.budget * 10,
+    tenths = policy.budget * 10,
     limits = nil,
   }, Transport)
 end
 
+-- ---- which driver, which sleep: decided per call, by context ----
+
+-- Runs one request on a loop of its own: driver = "loop" outside any task.
+local function private_loop_driver(client)
+  return { request = function(_, req)
+    local l = loop.new()
+    local task = l:spawn(function() return driver_loop.new(l, client):request(req) end)
+    l:run()
+    l:close()
+    return task:result()
+  end }
+end
+
+function Transport:driver()
+  local choice, task = self.driver_choice, loop.current()
+  if type(choice) == "table" then return choice end
+  if choice == "curl" then return self.curl end
+  if task and (choice == "auto" or choice == "loop") then return driver_loop.new(task.loop, self.client) end
+  if choice == "loop" then return private_loop_driver(self.client) end
+  return self.curl
+end
+
+-- The sleep for this call: the one the user gave, a loop timer inside a task, else blocking.
+function Transport:sleeper()
+  if self.sleep then return self.sleep end
+  local task = loop.current()
+  if task then return function(seconds) task.loop:sleep(seconds) end end
+  return core.sleep
+end
+
 -- ---- answers to values ----
 
-local function sanitise(body)
-  local text = body:sub(1, 512):gsub("[%c]+", " "):gsub("%s%s+", " ")
-  return text
+-- At most 512 bytes on one line: control characters (ESC, CR, LF, ...) from the network never
+-- reach an error message or a terminal.
+local function clean(text)
+  return (text:sub(1, 512):gsub("%c+", " "):gsub("%s%s+", " "))
 end
+M.clean = clean
 
 local function number_or_nil(s)
   return s and tonumber(s:match("^%s*(%d+%.?%d*)%s*$"))
@@ -139,13 +265,17 @@ function M.parse_retry_after(value, now)
   return wait
 end
 
-local function rate_limit_of(meta)
-  if not (meta.ratelimit_limit or meta.ratelimit_remaining or meta.ratelimit_reset) then return nil end
-  return {
-    limit = number_or_nil(meta.ratelimit_limit),
-    remaining = number_or_nil(meta.ratelimit_remaining),
-    reset = number_or_nil(meta.ratelimit_reset),
-  }
+local function rate_limit_of(raw)
+  if not raw then return nil end
+  local reset = number_or_nil(raw.reset)
+  if reset and reset > MAX_RESET then reset = nil end
+  return { limit = number_or_nil(raw.limit), remaining = number_or_nil(raw.remaining), reset = reset }
+end
+
+local function text_or_nil(v)
+  if type(v) == "string" then return v end
+  if type(v) == "number" then return tostring(v) end
+  return nil
 end
 
 -- The message and code of an API error body, in any of the shapes the three APIs use.
@@ -160,39 +290,76 @@ local function api_error_fields(body, err)
   else
     err.code, err.message, err.details = body.error_code, body.message, body.details
   end
+  if type(err.code) == "string" then err.code = clean(err.code)
+  elseif type(err.code) ~= "number" then err.code = nil end
+  err.message = text_or_nil(err.message)
 end
 
-local function http_error(status, body, meta, url)
+-- Only scheme, host and port of a Location, without any user:pass@.
+local function origin_of(location)
+  return (location:match("^(%a[%w+.-]*://[^/?#]*)") or "an unreadable location"):gsub("//[^/]*@", "//")
+end
+
+function Transport:http_error(status, res, url)
   local err = errors.new(errors.kind_for_status(status), nil, { status = status, url = url })
-  if type(body) == "string" then
-    err.body = sanitise(body)
+  if res.raw then
+    err.body = self.redact(clean(res.raw))
   else
-    api_error_fields(body, err)
+    api_error_fields(res.value, err)
   end
-  if type(err.message) ~= "string" or err.message == "" then
+  if err.message == nil or err.message == "" then
     err.message = "HTTP " .. status
   else
-    err.message = "HTTP " .. status .. ": " .. err.message
+    err.message = "HTTP " .. status .. ": " .. self.redact(clean(err.message))
   end
-  if meta and meta.location_origin then
-    -- A Location may carry someone's user:pass@; name only scheme, host and port.
-    local origin = meta.location_origin:gsub("^([^/]*//)[^/]*@", "%1")
-    err.message = "HTTP " .. status .. ": redirect to " .. origin .. " not followed"
+  if res.location then
+    err.message = "HTTP " .. status .. ": redirect to " .. origin_of(res.location) .. " not followed"
   end
+  err.request_id = res.request_id and clean(res.request_id)
+  err.retry_after = M.parse_retry_after(res.retry_after)
+  err.rate_limit = rate_limit_of(res.rate_limit)
   return err
 end
 
-local function attach_meta(err, meta, now)
-  if not meta then return end
-  err.request_id = meta.request_id
-  err.retry_after = M.parse_retry_after(meta.retry_after, now)
-  err.rate_limit = rate_limit_of(meta)
+-- Whether a decoded 2xx body has the top-level JSON type the endpoint documents.
+local SHAPES = {
+  object = function(v) return type(v) == "table" and v[1] == nil end,
+  array = function(v) return type(v) == "table" and (v[1] ~= nil or next(v) == nil) end,
+  any = function() return true end,
+}
+
+local function json_type(v)
+  if type(v) == "table" then return v[1] ~= nil and "an array" or "an object" end
+  if v == core.null then return "null" end
+  return "a " .. type(v)
+end
+
+local function excerpt(value)
+  local ok, text = pcall(core.json_encode, value)
+  return ok and clean(text) or nil
+end
+
+function Transport:answer(res, target, call)
+  local status, url = res.status, self.base_url .. target
+  if status < 200 or status > 299 then return nil, self:http_error(status, res, url) end
+  if res.empty then return true end
+  local value = res.value
+  if value == nil then
+    return nil, errors.new("decode", "response is not JSON: " .. tostring(res.decode_error),
+      { status = status, url = url, body = res.raw and self.redact(clean(res.raw)) })
+  end
+  local expect = call.expect or "object"
+  if not SHAPES[expect](value) then
+    return nil, errors.new("decode", ("response is %s, not the JSON %s the API documents"):format(
+      json_type(value), expect), { status = status, url = url, body = excerpt(value) })
+  end
+  return value
 end
 
 -- ---- the request loop ----
 
-function Transport:remember_limits(meta)
-  local rl = meta and rate_limit_of(meta)
+function Transport:remember_limits(raw)
+  local rl = rate_limit_of(raw)
   if rl then
     rl.seen_at = self.clock()
     self.limits = rl
@@ -205,44 +372,20 @@ function Transport:rate_limit()
   return { limit = rl.limit, remaining = rl.remaining, reset = rl.reset }
 end
 
--- When the last answer said no requests remain, wait out the window instead of provoking a 429.
-function Transport:pace()
+-- When the last answer said no requests remain, wait out the window instead of provoking a 429;
+-- but never past retry.max_retry_after or this call's deadline: then rate_limited at once.
+function Transport:pace(sleep, deadline, url)
   local rl = self.limits
-  if not (rl and rl.remaining == 0 and rl.reset) then return end
-  local wait = rl.seen_at + rl.reset - self.clock()
-  if wait > 0 then self.sleep(wait) end
+  if not (rl and rl.remaining == 0 and rl.reset) then return nil end
+  local now = self.clock()
+  local wait = rl.seen_at + rl.reset - now
+  if wait > self.retry.max_retry_after or now + wait > deadline then
+    return errors.new("rate_limited", ("the API's rate limit resets in %gs, later than this call may wait"):format(
+      wait), { retry_after = wait, rate_limit = self:rate_limit(), url = url })
+  end
+  if wait > 0 then sleep(wait) end
   self.limits = nil
-end
-
-local RETRYABLE_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
-
-function Transport:is_retryable(err)
-  if err.status then
-    return RETRYABLE_STATUS[err.status] or (err.status == 500 and self.retry_500)
-  end
-  return err.kind == "connect" or err.kind == "timeout" or err.kind == "transport"
-end
-
--- One transfer: the decoded body, or nil and an Error.
-function Transport:once(path)
-  local status, body, meta, decode_err = self.client:get(path)
-  if not status then
-    return nil, errors.new(body, meta, { url = self.base_url .. path })
-  end
-  self:remember_limits(meta)
-  local err
-  if status >= 200 and status <= 299 then
-    if decode_err or body == nil then
-      err = errors.new("decode", "response is not JSON: " .. (decode_err or "empty body"),
-        { status = status, url = self.base_url .. path, body = body and sanitise(body) })
-    else
-      return body
-    end
-  else
-    err = http_error(status, body, meta, self.base_url .. path)
-  end
-  attach_meta(err, meta)
-  return nil, err
+  return nil
 end
 
 function Transport:backoff(attempt)
@@ -251,33 +394,69 @@ function Transport:backoff(attempt)
 end
 
 -- The delay before the next attempt, or nil when this error must be returned now.
-function Transport:next_delay(err, attempt, started)
+function Transport:next_delay(method, err, attempt, deadline)
   local policy = self.retry
-  if attempt >= policy.attempts or not self:is_retryable(err) then return nil end
+  if attempt >= policy.attempts or not retry.retryable(self.rules, method, err) then return nil end
   if err.retry_after and err.retry_after > policy.max_retry_after then return nil end
   if self.tenths < 10 then return nil end
   local delay = err.retry_after or self:backoff(attempt)
-  if policy.deadline and self.clock() + delay - started > policy.deadline then return nil end
+  if self.clock() + delay >= deadline then return nil end -- no time left to send it
   return delay
 end
 
-function Transport:get(path)
-  local started = self.clock()
-  local attempt = 0
-  while true do
-    attempt = attempt + 1
-    self:pace()
-    local body, err = self:once(path)
-    if body ~= nil then
-      -- Successes slowly refill the retry budget that a storm of failures drains.
-      self.tenths = math.min(self.retry.budget * 10, self.tenths + 1)
-      return body
+-- Same-origin redirects of a GET are followed; anything else comes back as the 3xx itself.
+function Transport:follows(method, location)
+  if method ~= "GET" or not location then return false end
+  local origin = location:match("^(%a[%w+.-]*://[^/?#]*)")
+  return origin == self.origin and location:sub(#origin + 1, #origin + 1) == "/"
+end
+
+-- One exchange and the redirects it leads to: a value, or nil and an Error.
+function Transport:exchange(driver, method, target, call, deadline)
+  local req = { method = method, path = target, body = call.body, select = call.select }
+  local url = self.base_url .. target
+  for hop = 0, self.max_redirects do
+    local left = deadline - self.clock()
+    if left <= 0 then return nil, errors.new("timeout", "no time left for another request", { url = url }) end
+    req.timeout = math.min(left, 86400)
+    local res, kind, message = driver:request(req)
+    if not res then return nil, errors.new(kind, self.redact(clean(tostring(message))), { url = url }) end
+    self:remember_limits(res.rate_limit)
+    if hop == self.max_redirects or not self:follows(method, res.location) then
+      return self:answer(res, target, call)
     end
-    err.attempts = attempt
-    local delay = self:next_delay(err, attempt, started)
+    req = { method = "GET", url = res.location, select = call.select }
+  end
+end
+
+local NO_CALL = {}
+
+-- transport:request(method, target, call) -> value | true (an empty 2xx) | nil, err
+-- call: body (JSON text), timeout (seconds for the whole call, retries included), expect
+-- ("object", "array" or "any": the documented top-level type), select.
+function Transport:request(method, target, call)
+  call = call or NO_CALL
+  local driver, sleep = self:driver(), self:sleeper()
+  local budget = math.min(call.timeout or math.huge, self.retry.deadline or math.huge)
+  local deadline = self.clock() + budget
+  local sent = 0
+  while true do
+    local err = self:pace(sleep, deadline, self.base_url .. target)
+    local value
+    if not err then
+      sent = sent + 1
+      value, err = self:exchange(driver, method, target, call, deadline)
+      if value ~= nil then
+        -- Successes slowly refill the retry budget that a storm of failures drains.
+        self.tenths = math.min(self.retry.budget * 10, self.tenths + 1)
+        return value
+      end
+    end
+    err.attempts = sent
+    local delay = self:next_delay(method, err, sent, deadline)
     if not delay then return nil, err end
     self.tenths = self.tenths - 10
-    self.sleep(delay)
+    sleep(delay)
   end
 end
 
@@ -286,7 +465,7 @@ function Transport:close()
 end
 
 function Transport:is_closed()
-  return tostring(self.client):find("(closed)", 1, true) ~= nil
+  return self.client:is_closed()
 end
 
 return M

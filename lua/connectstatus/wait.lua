@@ -1,7 +1,9 @@
 -- Waits: poll a status endpoint until it reaches a goal, fails, or the deadline passes. One loop
 -- serves the three waits; each wait only says how to read and how to judge what it read.
 -- Sleep, clock and jitter default to the client's own (one injection covers retries and waits).
+local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
+local retry = require "connectstatus.retry"
 local timefmt = require "connectstatus.timefmt"
 
 local M = {}
@@ -10,11 +12,12 @@ M.DEFAULT_TIMEOUT = 300
 M.DEFAULT_INTERVAL = 5
 local JITTER = 0.2 -- each sleep is the interval +/- 10%, so many waiters do not poll in lockstep
 
--- Read errors that end a wait at once; transient kinds keep it going and not_found is decided by
--- allow_missing. Anything else (decode, tls, too_large, http, ...) is not going to fix itself either.
-local function ends_wait(err, allow_missing)
-  if err.kind == "not_found" then return not allow_missing end
-  return not errors.is_transient(err.kind)
+-- Read errors that end a wait at once: whatever the client itself would not read again (the
+-- same judgement, so a Feldera 500 ends a wait as it ends a read); not_found is decided by
+-- allow_missing.
+local function ends_wait(s, err)
+  if err.kind == "not_found" then return not s.allow_missing end
+  return not retry.retryable(s.rules, "GET", err)
 end
 
 -- ---- argument checks (wrong arguments raise at once) ----
@@ -52,33 +55,21 @@ end
 local function loop_settings(client, opts)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 3) end
-  local t = client.transport or {}
+  local t = client.transport
   return {
     timeout = check_seconds(opts, "timeout", M.DEFAULT_TIMEOUT),
     interval = check_seconds(opts, "interval", M.DEFAULT_INTERVAL, true),
     failed_grace = check_seconds(opts, "failed_grace", 0),
-    sleep = check_opt(opts, "sleep", "function") or t.sleep or require("connectstatus.core").sleep,
-    clock = check_opt(opts, "clock", "function") or t.clock or require("connectstatus.core").monotonic,
-    random = t.random or math.random,
+    sleep = check_opt(opts, "sleep", "function") or (t and t:sleeper()) or core.sleep,
+    clock = check_opt(opts, "clock", "function") or (t and t.clock) or core.monotonic,
+    random = t and t.random or math.random,
     on_poll = check_opt(opts, "on_poll", "function"),
     allow_missing = check_opt(opts, "allow_missing", "boolean") == true,
-    policy = t.retry,
+    rules = t and t.rules or {},
   }, opts
 end
 
 -- ---- the loop ----
-
--- A read inside a wait may retry, but never past the wait's own deadline.
-local function read_within(s, remaining, read)
-  local policy = s.policy
-  if not policy then return read() end
-  local saved = policy.deadline
-  policy.deadline = math.min(saved or remaining, remaining)
-  local ok, value, err = pcall(read)
-  policy.deadline = saved
-  if not ok then error(value, 0) end
-  return value, err
-end
 
 -- The interval with jitter, stretched to a Retry-After the API asked for, shortened to recheck a
 -- FAILED when its grace ends, and never past the deadline.
@@ -96,21 +87,22 @@ local function timeout_error(s, what, goal, last, last_err, describe)
     { last = last, last_error = last_err })
 end
 
--- w: read() -> value | nil, err; judge(value) -> "done" | "pending" | "failed", failure (an Error);
+-- w: read(call) -> value | nil, err, where call = { timeout = the time left }: a read (and its
+-- retries) never runs past the wait's deadline; judge(value) -> "done" | "pending" | "failed", failure (an Error);
 -- describe(value) -> a few words for messages; what/goal name the wait in messages.
 local function run(s, w)
   local started = s.clock()
   local deadline = started + s.timeout
   local last, last_err, failing_since
   while true do
-    local value, err = read_within(s, deadline - s.clock(), w.read)
+    local value, err = w.read { timeout = math.max(deadline - s.clock(), 0.001) }
     local now = s.clock()
     if s.on_poll then s.on_poll(value, now - started, err) end
     local verdict, failure
     if value ~= nil then
       last, last_err = value, nil
       verdict, failure = w.judge(value)
-    elseif ends_wait(err, s.allow_missing) then
+    elseif ends_wait(s, err) then
       return nil, err
     else
       last_err = err
@@ -198,7 +190,7 @@ function M.wait_for_state(client, name, target, opts)
   s, opts = loop_settings(client, opts)
   local with_tasks = check_opt(opts, "tasks", "boolean") ~= false
   return run(s, {
-    read = function() return client:status(name) end,
+    read = function(call) return client:status(name, call) end,
     judge = judge_state(name, targets, with_tasks),
     describe = describe_status,
     what = "connector " .. name, goal = goal,
@@ -240,7 +232,7 @@ function M.wait_for_offset_phase(client, name, phase, opts)
   s, opts = loop_settings(client, opts)
   local since = opts.since ~= nil and timefmt.to_epoch(opts.since, "option 'since'", 2) or nil
   return run(s, {
-    read = function() return client:offset_request_status(name) end,
+    read = function(call) return client:offset_request_status(name, call) end,
     judge = judge_phase(name, phase, since),
     describe = describe_phase,
     what = "the offsets request of " .. name, goal = phase,
@@ -273,7 +265,7 @@ function M.wait_for_end_of_input(client, pipeline, table_name, connector, opts)
   check_string(connector, "connector name")
   local s = loop_settings(client, opts)
   return run(s, {
-    read = function() return client:input_stats(pipeline, table_name, connector) end,
+    read = function(call) return client:input_stats(pipeline, table_name, connector, call) end,
     judge = judge_input(connector),
     describe = describe_input,
     what = ("input connector %s.%s.%s"):format(pipeline, table_name, connector), goal = "at end of input",

@@ -1,0 +1,91 @@
+-- The backend base: what every API client shares, so a backend is only its paths. It builds the
+-- transport from the options all backends accept, checks per-call options, and gives each
+-- backend close, rate_limit, tostring and the request helpers.
+local transport = require "connectstatus.transport"
+
+local M = {}
+
+-- Options every backend hands to the transport unchanged.
+local TRANSPORT_OPTIONS = {
+  "base_url", "timeout", "connect_timeout", "stall_timeout", "max_body", "max_depth", "max_redirects",
+  "cafile", "capath", "proxy", "retry", "sleep", "clock", "random", "allow_insecure_http", "driver",
+}
+
+local Base = {}
+
+-- A new backend class named name (for tostring and error messages), inheriting Base.
+function M.class(name)
+  local class = { __name = name }
+  class.__index = class
+  class.__tostring = Base.__tostring
+  class.__close = Base.close
+  return setmetatable(class, { __index = Base })
+end
+
+local function check_known(opts, own, what, level)
+  for key in pairs(opts) do
+    local known = own[key]
+    if not known then
+      for _, name in ipairs(TRANSPORT_OPTIONS) do known = known or name == key end
+    end
+    if not known then error(("unknown option '%s' for %s"):format(tostring(key), what), level + 1) end
+  end
+end
+
+-- backend.new(class, opts, spec, level): spec = { what = "cs.confluent", own = { option = true },
+-- defaults = { base_url = ... }, transport = { username =, password =, token =, headers =,
+-- rules = } }. Returns the instance with its transport.
+function M.new(class, opts, spec, level)
+  level = (level or 1) + 1
+  check_known(opts, spec.own or {}, spec.what, level)
+  local t = {}
+  for _, name in ipairs(TRANSPORT_OPTIONS) do t[name] = opts[name] end
+  for k, v in pairs(spec.defaults or {}) do if t[k] == nil then t[k] = v end end
+  for k, v in pairs(spec.transport or {}) do t[k] = v end
+  return setmetatable({ transport = transport.new(t, level) }, class)
+end
+
+local CALL_OPTIONS = { timeout = "number" }
+
+-- The options of one call (timeout: seconds for the whole call, retries included), checked and
+-- copied with the documented top-level type of the answer.
+function M.call(opts, expect, level)
+  level = (level or 1) + 1
+  local call = { expect = expect }
+  if opts == nil then return call end
+  if type(opts) ~= "table" then error("call options must be a table, got " .. type(opts), level) end
+  for key, v in pairs(opts) do
+    local expected = CALL_OPTIONS[key]
+    if not expected then error(("unknown call option '%s'"):format(tostring(key)), level) end
+    if type(v) ~= expected then
+      error(("call option '%s' must be a %s, got %s"):format(key, expected, type(v)), level)
+    end
+    call[key] = v
+  end
+  if call.timeout and (call.timeout ~= call.timeout or call.timeout <= 0) then error("call option 'timeout' must be positive", level) end
+  return call
+end
+
+-- GET target with checked call options (see M.call).
+function Base:get(target, call)
+  return self.transport:request("GET", target, call)
+end
+
+function Base:rate_limit()
+  return self.transport:rate_limit()
+end
+
+function Base:close()
+  self.transport:close()
+end
+
+function Base:is_closed()
+  return self.transport:is_closed()
+end
+
+function Base:__tostring()
+  local mt = getmetatable(self)
+  return mt.__name .. " " .. self:describe() .. (self:is_closed() and " (closed)" or "")
+end
+
+return M
