@@ -50,6 +50,8 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory all LUA_VERSION=5.4
 	@$(MAKE) --no-print-directory all LUA_VERSION=jit
+	@$(MAKE) --no-print-directory all LUA_VERSION=5.1
+	@$(MAKE) --no-print-directory all LUA_VERSION=5.3
 	@sh tools/test.sh
 
 bench-json: deps

@@ -330,6 +330,13 @@ for _, p in ipairs(profiles) do
   end
 end
 
+-- W5 writes its own section (bench/w5.lua).
+local w5 = read_file(out .. "/w5.md")
+if w5 then
+  emit((w5:gsub("%s+$", "")))
+  emit("")
+end
+
 local analysis = read_file("bench/analysis.md")
 if analysis then
   emit((analysis:gsub("%s+$", "")))

@@ -1,6 +1,6 @@
 #!/bin/sh
 # make bench: the comparative benchmark of connectstatus (issue 6). Generates the fixtures, starts its own
-# nginx on a free 127.0.0.1 port, runs every contender of W1..W4 BENCH_RUNS times (round-robin, so drift hits
+# nginx on a free 127.0.0.1 port, runs every contender of W1..W5 BENCH_RUNS times (round-robin, so drift hits
 # all alike), stops nginx (also on failure), profiles connectstatus and writes bench/RESULTS.md and
 # bench/results.png. Run from anywhere; `make bench` installs the packages and builds both modules first.
 # A contender that fails, or counts a different number of FAILED connectors than the generator made,
@@ -12,6 +12,7 @@ SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
   : "${BENCH_RUNS:=1}" "${BENCH_W1_N:=50}" "${BENCH_CURL_N:=5}" "${BENCH_WRK_SECONDS:=1}" "${BENCH_W2_SIZE:=100}"
   : "${BENCH_W4_SIZES:=100 1000}" "${BENCH_RSS_N:=2000}" "${BENCH_PROFILE:=0}" "${BENCH_PLOT:=0}"
+  : "${BENCH_W5_N:=40}"
   : "${BENCH_OUT:=bench/out/smoke}" "${BENCH_RESULTS:=bench/out/smoke/RESULTS.md}"
 fi
 RUNS=${BENCH_RUNS:-7}                        # repetitions of every workload and contender
@@ -20,6 +21,8 @@ CURL_N=${BENCH_CURL_N:-200}                  # W1 reads per run for curl | jq (t
 WRK_SECONDS=${BENCH_WRK_SECONDS:-3}          # wrk duration per run
 W2_SIZE=${BENCH_W2_SIZE:-10000}              # W2 fleet size
 W4_SIZES=${BENCH_W4_SIZES:-100 1000 10000 50000}
+W5_N=${BENCH_W5_N:-200}                      # W5 distinct connectors read per run ...
+W5_DELAY=${BENCH_W5_DELAY:-0.02}             # ... each answered this many seconds late
 RSS_AT=1000                                  # W3: VmRSS after this many reads ...
 RSS_N=${BENCH_RSS_N:-100000}                 # ... and after this many
 PROFILE=${BENCH_PROFILE:-1}                  # callgrind + perf of the connectstatus contenders
@@ -192,6 +195,9 @@ while [ "$r" -le "$RUNS" ]; do
   r=$((r + 1))
 done
 
+echo "bench: W5, fan-out of $W5_N reads each answered $W5_DELAY s late"
+lua5.4 bench/w5.lua "$OUT" "$RUNS" "$W5_N" "$W5_DELAY"
+
 echo "bench: W3, RSS after $RSS_AT and after $RSS_N reads"
 record 1 $cs54 lkc-bench "$status_name" "$RSS_N" "$RSS_AT"
 record 1 $csjit lkc-bench "$status_name" "$RSS_N" "$RSS_AT"
@@ -249,7 +255,7 @@ fi
   echo "wrk: $(wrk -v 2>&1 | head -n 1)"
   echo "cc: $(cc --version | head -n 1)"
   echo "settings: runs=$RUNS w1_n=$W1_N curl_n=$CURL_N wrk_seconds=$WRK_SECONDS w2_size=$W2_SIZE w4_sizes=$W4_SIZES"
-  echo "settings: rss_at=$RSS_AT rss_n=$RSS_N placements=$placements"
+  echo "settings: rss_at=$RSS_AT rss_n=$RSS_N placements=$placements w5_n=$W5_N w5_delay=$W5_DELAY"
   awk '$1 != "status" {printf "fixture: %s %d connectors, %d FAILED, %d bytes\n", $1, $2, $3, $4}' "$manifest"
   echo "fixture: status body $(wc -c <"$OUT/fixtures/status/$status_name.json") bytes"
 } >"$OUT/machine.txt"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Smoke run of the benchmark harness for `make test`: bench/run.sh at tiny sizes (50 W1 reads, a 100-connector
-# fleet, W4 at 100 and 1,000, W3 at 1,000 vs 2,000 reads, one run, wrk for 1 s, no plot, no profile).
+# fleet, W4 at 100 and 1,000, W3 at 1,000 vs 2,000 reads, W5 over 40 connectors, one run, wrk for 1 s, no plot,
+# no profile).
 # No assertion on speed: only that every contender ran and counted the FAILED connectors right, and that the
 # report was written. A missing tool is a failure, not a skip: `make test` installs them (tools/deps.sh test).
 # Results go to bench/out/smoke/, never to bench/RESULTS.md. Takes a few seconds.
@@ -43,7 +44,12 @@ for c in connectstatus-lua5.4 luasocket-cjson; do
 done
 expect "^rss contender=connectstatus-lua5.4 first_n=1000 "
 expect "^rss contender=connectstatus-luajit first_n=1000 "
-for section in "## Targets" "## W1" "## W2" "## W3" "## W4" "Where W2's time goes"; do
+for c in connectstatus-sequential connectstatus-map-8 connectstatus-map-32 luasocket-cjson-sequential \
+  python-requests-threads-32 curl-parallel-32; do
+  grep -q "^result contender=$c workload=W5 n=40 running=40 " bench/out/smoke/w5.txt 2>/dev/null ||
+    problems="$problems [W5 $c]"
+done
+for section in "## Targets" "## W1" "## W2" "## W3" "## W4" "## W5" "Where W2's time goes"; do
   grep -q "^$section" bench/out/smoke/RESULTS.md 2>/dev/null || problems="$problems [RESULTS.md: $section]"
 done
 if [ -n "$problems" ]; then

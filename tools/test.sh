@@ -1,5 +1,5 @@
 #!/bin/sh
-# The whole suite: busted specs on Lua 5.4 and LuaJIT (TAP), then the checks that are not specs.
+# The whole suite: busted specs on Lua 5.4, LuaJIT, 5.1 and 5.3 (TAP), then the checks that are not specs.
 # Ends with one line "N passed, N failed" over everything; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -30,6 +30,8 @@ run_busted() { # interpreter, build folder
 
 run_busted lua5.4 build/lua5.4
 run_busted luajit build/luajit
+run_busted lua5.1 build/lua5.1
+run_busted lua5.3 build/lua5.3
 
 # Exactly one exported symbol.
 exported=$(nm -D --defined-only build/lua5.4/connectstatus/core.so | awk '$2 == "T" {print $3}')

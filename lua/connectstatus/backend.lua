@@ -62,7 +62,9 @@ function M.call(opts, expect, level)
     end
     call[key] = v
   end
-  if call.timeout and (call.timeout ~= call.timeout or call.timeout <= 0) then error("call option 'timeout' must be positive", level) end
+  if call.timeout and (call.timeout ~= call.timeout or call.timeout <= 0) then
+    error("call option 'timeout' must be positive", level)
+  end
   return call
 end
 

@@ -532,7 +532,7 @@ function M.new(opts)
   local listener = assert(socket.tcp())
   listener:setoption("reuseaddr", true)
   local ok, err = listener:bind(LOOPBACK, int(opts.port or 0))
-  if ok then ok, err = listener:listen(64) end
+  if ok then ok, err = listener:listen(256) end
   if not ok then
     listener:close()
     error(("connectstatus.fake: cannot listen on %s:%s: %s"):format(LOOPBACK, tostring(opts.port or 0), err), 2)
@@ -542,7 +542,7 @@ function M.new(opts)
   port = tonumber(port)
   local self = setmetatable({
     listener = listener, port = port, url = "http://" .. LOOPBACK .. ":" .. port, scenario = scenario,
-    conns = {}, conn_count = 0, response_count = 0, closed = false,
+    conns = {}, conn_count = 0, response_count = 0, in_flight = 0, closed = false,
     basic = opts.api_key and "Basic " .. base64(opts.api_key .. ":" .. opts.api_secret),
     bearer = opts.token and "Bearer " .. opts.token,
     rate_limit = opts.rate_limit and { limit = opts.rate_limit.limit or 100, window = opts.rate_limit.window or 60 },
@@ -619,6 +619,7 @@ function Server:resume(conn)
     io.stderr:write("connectstatus.fake: ", debug.traceback(conn.co, tostring(err)), "\n")
   end
   if coroutine.status(conn.co) == "dead" then
+    if conn.answering then self.in_flight = self.in_flight - 1 end
     conn.sock:close()
     self.conns[conn] = nil
   end
@@ -631,8 +632,14 @@ function Server:serve_connection(conn)
       if refusal then self:deliver(conn, nil, refusal) end
       return
     end
+    -- Requests being answered right now, so specs can see how many a client had open at once.
+    self.in_flight = self.in_flight + 1
+    conn.answering = true
     local response = self:dispatch(req)
-    if not self:deliver(conn, req, response) then return end
+    local keep = self:deliver(conn, req, response)
+    conn.answering = nil
+    self.in_flight = self.in_flight - 1
+    if not keep then return end
   end
 end
 
@@ -690,7 +697,7 @@ end
 function Server:record(req)
   local records = self.records
   records[#records + 1] = { method = req.method, target = req.target, headers = req.headers, raw = req.raw,
-    body = req.body, connection = req.connection }
+    body = req.body, connection = req.connection, in_flight = self.in_flight, at = now() }
   if #records > MAX_RECORDS then table.remove(records, 1) end
 end
 

@@ -36,6 +36,15 @@ function M.loop(opts)
   return loop
 end
 
+-- cs.sleep(seconds): a loop timer inside a task (other tasks go on), a blocking sleep outside.
+function M.sleep(seconds)
+  if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
+    error("sleep expects a non-negative number of seconds", 2)
+  end
+  local task = require("connectstatus.loop").current()
+  if task then task.loop:sleep(seconds) else core.sleep(seconds) end
+end
+
 -- cs.map(list, fn, { parallel = 8 }) -> values, errs: fn(item) for each item, in parallel.
 function M.map(list, fn, opts)
   local values, errs = require("connectstatus.loop").map(list, fn, opts, 2)

@@ -200,6 +200,9 @@ function M.new(opts, level)
     -- (0.1 added ten times is less than 1 in floating point).
     tenths = policy.budget * 10,
     limits = nil,
+    -- Requests in flight across the tasks sharing this client; weak, so that a cancelled task's
+    -- abandoned request drops out with its coroutine.
+    in_flight = setmetatable({}, { __mode = "k" }),
   }, Transport)
 end
 
@@ -358,12 +361,18 @@ end
 
 -- ---- the request loop ----
 
+-- The API's view after an answer, less the requests of other tasks still in flight: the server
+-- may not have counted them yet.
 function Transport:remember_limits(raw)
   local rl = rate_limit_of(raw)
-  if rl then
-    rl.seen_at = self.clock()
-    self.limits = rl
+  if not rl then return end
+  if rl.remaining then
+    local others = -1
+    for _ in pairs(self.in_flight) do others = others + 1 end
+    rl.remaining = math.max(0, rl.remaining - others)
   end
+  rl.seen_at = self.clock()
+  self.limits = rl
 end
 
 function Transport:rate_limit()
@@ -372,20 +381,30 @@ function Transport:rate_limit()
   return { limit = rl.limit, remaining = rl.remaining, reset = rl.reset }
 end
 
--- When the last answer said no requests remain, wait out the window instead of provoking a 429;
--- but never past retry.max_retry_after or this call's deadline: then rate_limited at once.
+-- Takes one of the requests the API said remain in its window, so that tasks sharing the client
+-- do not all spend the last one. When none remain, waits the window out instead of provoking a
+-- 429; but never past retry.max_retry_after or this call's deadline: then rate_limited at once.
 function Transport:pace(sleep, deadline, url)
-  local rl = self.limits
-  if not (rl and rl.remaining == 0 and rl.reset) then return nil end
-  local now = self.clock()
-  local wait = rl.seen_at + rl.reset - now
-  if wait > self.retry.max_retry_after or now + wait > deadline then
-    return errors.new("rate_limited", ("the API's rate limit resets in %gs, later than this call may wait"):format(
-      wait), { retry_after = wait, rate_limit = self:rate_limit(), url = url })
+  while true do
+    local rl = self.limits
+    if not (rl and rl.remaining and rl.reset) then return nil end
+    if rl.remaining > 0 then
+      rl.remaining = rl.remaining - 1
+      return nil
+    end
+    local now = self.clock()
+    local wait = rl.seen_at + rl.reset - now
+    if wait > self.retry.max_retry_after or now + wait > deadline then
+      return errors.new("rate_limited", ("the API's rate limit resets in %gs, later than this call may wait"):format(
+        wait), { retry_after = wait, rate_limit = self:rate_limit(), url = url })
+    end
+    if wait > 0 then sleep(wait) end
+    -- A new window: as many requests as the last one allowed, until an answer says otherwise.
+    if self.limits == rl then
+      self.limits = rl.limit and { limit = rl.limit, remaining = rl.limit, reset = rl.reset,
+        seen_at = self.clock() } or nil
+    end
   end
-  if wait > 0 then sleep(wait) end
-  self.limits = nil
-  return nil
 end
 
 function Transport:backoff(attempt)
@@ -445,7 +464,10 @@ function Transport:request(method, target, call)
     local value
     if not err then
       sent = sent + 1
+      local token = {}
+      self.in_flight[token] = true
       value, err = self:exchange(driver, method, target, call, deadline)
+      self.in_flight[token] = nil
       if value ~= nil then
         -- Successes slowly refill the retry budget that a storm of failures drains.
         self.tenths = math.min(self.retry.budget * 10, self.tenths + 1)
