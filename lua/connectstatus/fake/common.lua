@@ -103,7 +103,7 @@ function M.query_values(query, name, form)
   local values = {}
   for pair in query:gmatch("[^&]+") do
     local key, value = pair:match("^([^=]*)=?(.*)$")
-    if form then key, value = key:gsub("%%+", " "), value:gsub("%%+", " ") end
+    if form then key, value = key:gsub("%+", " "), (value:gsub("%+", " ")) end
     if M.percent_decode(key) == name then values[#values + 1] = M.percent_decode(value) end
   end
   return values
@@ -208,8 +208,16 @@ end
 ---------------------------------------------------------------------------------------------------
 -- Offsets, the same list of { partition = {...}, offset = {...} } in Confluent Cloud and Connect.
 
+-- Deep equality of decoded JSON values (member order differs between tables built differently).
 local function same_partition(a, b)
-  return M.encode(a) == M.encode(b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same_partition(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
 end
 
 -- The offsets after a PATCH (the partitions given replace or join) or a DELETE (those given go,

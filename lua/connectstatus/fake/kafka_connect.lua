@@ -201,7 +201,7 @@ end
 ROUTES["PUT resume"] = function(_, c)
   local snap = current(c)
   if snap.connector.state == "STOPPED" then
-    local tasks = c.stopped_tasks or {}
+    local tasks = c.stopped_tasks or tasks_in("RUNNING", tonumber(c.config["tasks.max"]) or 1)
     c.states = { common.with_states({ connector = {}, tasks = tasks }, "RUNNING", "UNASSIGNED"),
       common.with_states({ connector = {}, tasks = tasks }, "RUNNING", "RUNNING") }
     c.reads = 0
