@@ -98,7 +98,9 @@ describe("Confluent Cloud routes", function()
 
   it("the demo offsets request walks its phases; a connector without one answers 404", function()
     local phases = {}
-    for i = 1, 4 do phases[i] = select(2, cc("GET", PREFIX .. "/pg-cdc/offsets/request/status", nil, 200)).status.phase end
+    for i = 1, 4 do
+      phases[i] = select(2, cc("GET", PREFIX .. "/pg-cdc/offsets/request/status", nil, 200)).status.phase
+    end
     assert.same({ "PENDING", "PENDING_VALIDATION", "APPLIED", "APPLIED" }, phases)
     cc("GET", PREFIX .. "/s3-archive/offsets/request/status", nil, 404)
   end)
@@ -254,8 +256,8 @@ describe("Kafka Connect routes", function()
     local _, err = kc("GET", C .. "/nope/status", nil, 404)
     assert.same({ 404, "Connector nope not found" }, { err.error_code, err.message })
     kc("GET", C .. "/inventory-source/tasks/9/status", nil, 404)
-    local status, body = helpers.http(srv.url, "GET", C .. "/inventory-source/whatever") -- no such operation
-    assert.same({ 404, 404 }, { status, cjson.decode(body).error_code })
+    local code, body = helpers.http(srv.url, "GET", C .. "/inventory-source/whatever") -- no such operation
+    assert.same({ 404, 404 }, { code, cjson.decode(body).error_code })
   end)
 
   it("restart with only_failed and include_tasks answers 202 showing RESTARTING, then RUNNING", function()

@@ -309,8 +309,12 @@ function Checker:check_value(schema, value, loc)
     if not found then self:add(loc, ("%s is not one of the enum values"):format(show(value))) end
   end
   if type(value) == "number" then
-    if schema.minimum and value < schema.minimum then self:add(loc, ("%s is below %s"):format(show(value), schema.minimum)) end
-    if schema.maximum and value > schema.maximum then self:add(loc, ("%s is above %s"):format(show(value), schema.maximum)) end
+    if schema.minimum and value < schema.minimum then
+      self:add(loc, ("%s is below %s"):format(show(value), schema.minimum))
+    end
+    if schema.maximum and value > schema.maximum then
+      self:add(loc, ("%s is above %s"):format(show(value), schema.maximum))
+    end
   end
   if type(value) == "table" and is_object(value) and (schema.properties or schema.required
       or schema.additionalProperties ~= nil) and (schema.type == "object" or next(value) ~= nil) then
@@ -372,7 +376,9 @@ function Doc:check_response(method, path, status, value)
   if not response then return false, { ("%s %s: status %s is not documented"):format(method, path, status) } end
   local schema, has_content = json_schema(response.content)
   if value == nil then
-    if schema then return false, { ("%s %s: status %s documents a JSON body, got none"):format(method, path, status) } end
+    if schema then
+      return false, { ("%s %s: status %s documents a JSON body, got none"):format(method, path, status) }
+    end
     return true, {}
   end
   if not has_content then
