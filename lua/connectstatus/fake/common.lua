@@ -158,6 +158,14 @@ function M.is_array(v)
   return type(v) == "table" and #v > 0
 end
 
+-- Sets target[key] to value when it is a whole number 0..max (a control API count); a problem
+-- naming it when it is not.
+function M.set_count(target, key, value, max, name)
+  local n = tonumber(value)
+  if not (n and n >= 0 and n <= max and n % 1 == 0) then return ("%s must be an integer 0..%d"):format(name, max) end
+  target[key] = n
+end
+
 function M.copy(t)
   local out = {}
   for k, v in pairs(t) do out[k] = v end

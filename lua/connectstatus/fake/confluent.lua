@@ -269,11 +269,7 @@ local function set_offsets(c, spec)
     if not OUTCOMES[spec.offsets_outcome] then return "offsets_outcome must be APPLIED or FAILED" end
     c.offsets_outcome = spec.offsets_outcome
   end
-  if spec.offsets_lag ~= nil then
-    local lag = tonumber(spec.offsets_lag)
-    if not lag or lag < 0 or lag > 100 or lag % 1 ~= 0 then return "offsets_lag must be an integer 0..100" end
-    c.offsets_lag = lag
-  end
+  if spec.offsets_lag ~= nil then return common.set_count(c, "offsets_lag", spec.offsets_lag, 100, "offsets_lag") end
 end
 
 function M.set(server, spec)

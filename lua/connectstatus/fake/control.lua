@@ -9,6 +9,8 @@ local kafka_connect = require "connectstatus.fake.kafka_connect"
 local M = {}
 
 local confluent_error = common.confluent_error
+-- Each API module by the name of its part of the model.
+M.APIS = { confluent = confluent, feldera = feldera, kafka_connect = kafka_connect }
 local CONTROL = {}
 
 CONTROL["POST script"] = function(server, spec)

@@ -208,16 +208,12 @@ end
 -- The control API: set { feldera = { pipeline =, table = | view =, connector =, stats = { ... } } }
 -- and set { feldera = { completion_reads = N } }.
 
-local function set_completion_reads(model, n)
-  n = tonumber(n)
-  if not n or n < 0 or n > 1000 or n % 1 ~= 0 then return "feldera.completion_reads must be an integer 0..1000" end
-  model.completion_reads = n
-end
 
 function M.set(server, spec)
   local model = server.model.feldera
   if spec.completion_reads ~= nil then
-    local problem = set_completion_reads(model, spec.completion_reads)
+    local problem = common.set_count(model, "completion_reads", spec.completion_reads, 1000,
+      "feldera.completion_reads")
     if problem then return problem end
     if spec.pipeline == nil then return nil end
   end

@@ -6,9 +6,6 @@ local socket = require "socket"
 local common = require "connectstatus.fake.common"
 local http = require "connectstatus.fake.http"
 local control = require "connectstatus.fake.control"
-local confluent = require "connectstatus.fake.confluent"
-local feldera = require "connectstatus.fake.feldera"
-local kafka_connect = require "connectstatus.fake.kafka_connect"
 
 local M = {}
 
@@ -16,7 +13,8 @@ local LOOPBACK = "127.0.0.1"
 local MAX_RECORDS = 1000
 local START_TIMEOUT = 5
 local CONTROL_TIMEOUT = 5
-local APIS = { confluent, feldera, kafka_connect }
+local APIS = control.APIS -- by model name
+local ROUTING_ORDER = { "confluent", "feldera", "kafka_connect" }
 
 local now, int, encode = common.now, common.int, common.encode
 M.base64 = common.base64
@@ -65,8 +63,8 @@ end
 
 function Server:reset()
   self.scripts, self.records, self.clock_offset, self.last_stamp = {}, {}, 0, 0
-  self.model = { confluent = confluent.new_model(self.scenario), feldera = feldera.new_model(self.scenario),
-    kafka_connect = kafka_connect.new_model(self.scenario) }
+  self.model = {}
+  for name, api in pairs(control.APIS) do self.model[name] = api.new_model(self.scenario) end
   if self.rate_limit then self.rate_limit.window_end = nil end
 end
 
@@ -114,8 +112,8 @@ function Server:dispatch(req)
   self:record(req)
   local scripted = self:take_script(req)
   if scripted then return scripted end
-  for _, api in ipairs(APIS) do
-    if api.matches(segments) then return api.handle(self, req, segments, query) end
+  for _, name in ipairs(ROUTING_ORDER) do
+    if APIS[name].matches(segments) then return APIS[name].handle(self, req, segments, query) end
   end
   return common.confluent_error(404, "Not Found")
 end

@@ -340,9 +340,7 @@ local function set_modes(model, spec)
     model.version = tostring(spec.version)
   end
   if spec.rebalance ~= nil then
-    local n = tonumber(spec.rebalance)
-    if not n or n < 0 or n > 1000 or n % 1 ~= 0 then return "kafka_connect.rebalance must be an integer 0..1000" end
-    model.rebalance = n
+    return common.set_count(model, "rebalance", spec.rebalance, 1000, "kafka_connect.rebalance")
   end
 end
 
