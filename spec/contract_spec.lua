@@ -146,6 +146,18 @@ describe("Confluent Cloud routes", function()
     assert.same({ second.requested_at, "PENDING" }, { fresh.request.requested_at, fresh.status.phase })
   end)
 
+  it("stamps requests strictly increasing at millisecond precision", function()
+    local server = require("connectstatus.fake").new { scenario = "empty" }
+    local iso_time = require("connectstatus.fake.common").iso_time
+    local last = ""
+    for _ = 1, 3000 do
+      local stamp = iso_time(server:stamp())
+      assert(stamp > last, stamp .. " after " .. last)
+      last = stamp
+    end
+    server:stop()
+  end)
+
   it("a scripted FAILED outcome, a shifted clock, and refused bodies", function()
     srv:set { connector = "orders-sink", offsets_outcome = "FAILED", offsets_lag = 0, clock_offset = -86400 * 400 }
     local _, info = cc("POST", PREFIX .. "/orders-sink/offsets/request", { type = "DELETE" }, 202)
@@ -362,5 +374,42 @@ describe("the documents' known defects", function()
     local text_of = table.concat(violations, "\n")
     assert.matches("/offsets/0/offset/kafka_offset: expected object, got 5120", text_of, 1, true)
     assert.matches("/offsets/0/partition/kafka_topic: expected object", text_of, 1, true)
+  end)
+end)
+
+describe("hostile input", function()
+  it("refuses malformed control parts and bodies with a 400, and keeps serving", function()
+    for _, spec in ipairs {
+      { connector = "x", states = { { connector = { state = "RUNNING" }, tasks = "none" } } },
+      { connector = "pg-cdc", current_offsets = { a = 1 } },
+      { connector = "pg-cdc", offsets_lag = -1 },
+      { connector = "pg-cdc", offsets_outcome = "MAYBE" },
+      { feldera = { completion_reads = 1.5 } },
+      { kafka_connect = { rebalance = "many" } },
+      { kafka_connect = { version = "new" } },
+      { kafka_connect = { connector = "search-sink", offsets = { { partition = 1 } } } },
+      { kafka_connect = { connector = "search-sink", topics = { a = 1 } } },
+      { clock_offset = "soon" },
+    } do
+      local status, body = helpers.http(srv.url, "POST", "/_fake/set", cjson.encode(spec))
+      assert.equal(400, status, cjson.encode(spec) .. " -> " .. body)
+    end
+    for _, case in ipairs {
+      { "POST", PREFIX .. "/pg-cdc/offsets/request", '{"type":"DELETE","offsets":{"a":1}}' },
+      { "POST", PREFIX .. "/pg-cdc/offsets/request", '{"type":"PATCH","offsets":[1]}' },
+      { "POST", PREFIX .. "/pg-cdc/offsets/request", "[]" },
+      { "PATCH", "/connectors/search-sink/offsets", '{"offsets":{"a":1}}' },
+    } do
+      if case[2]:find("search-sink", 1, true) then helpers.http(srv.url, "PUT", "/connectors/search-sink/stop") end
+      assert.equal(400, (helpers.http(srv.url, case[1], case[2], case[3])), case[3])
+    end
+    local running = { connector = { state = "RUNNING" }, tasks = { { id = 0, state = "RUNNING" } } }
+    srv:set { kafka_connect = { connector = "odd", states = { running }, config = { 1, 2 } } }
+    assert.equal(200, (helpers.http(srv.url, "GET", "/connectors/odd/tasks")))
+    srv:set { kafka_connect = { connector = "odd", config = { note = "no connector.class" } } }
+    assert.equal(200, (helpers.http(srv.url, "GET", "/connectors/odd/tasks")))
+    assert.equal(200, (helpers.http(srv.url, "GET", PREFIX .. "/pg-cdc/status")))
+    -- Nothing above raised inside the server: it would have written a traceback to its log.
+    assert.equal("", (helpers.read_file(srv.log):gsub("^listening [^\n]*\n", "")))
   end)
 end)

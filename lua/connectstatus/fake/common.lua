@@ -121,8 +121,8 @@ end
 
 -- An ISO 8601 UTC time with milliseconds ("2024-02-20T15:14:19.250Z").
 function M.iso_time(t)
-  local whole = math.floor(t)
-  return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. (".%03dZ"):format(math.floor((t - whole) * 1000))
+  local ms = math.floor(t * 1000 + 0.5) -- whole milliseconds first: t - floor(t) is not exact
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. (".%03dZ"):format(ms % 1000)
 end
 
 ---------------------------------------------------------------------------------------------------
@@ -156,6 +156,19 @@ end
 
 function M.is_array(v)
   return type(v) == "table" and #v > 0
+end
+
+function M.is_object(v)
+  return type(v) == "table" and (next(v) == nil or not M.is_list(v))
+end
+
+-- A decoded JSON array, empty or not (a decoded object has string keys only).
+function M.is_list(v)
+  if type(v) ~= "table" then return false end
+  for k in pairs(v) do
+    if type(k) ~= "number" then return false end
+  end
+  return true
 end
 
 -- Sets target[key] to value when it is a whole number 0..max (a control API count); a problem
@@ -195,9 +208,19 @@ function M.transition(snap, state, task_state)
   return { M.with_states(snap, state), M.with_states(snap, state, task_state) }
 end
 
+local function valid_tasks(tasks)
+  if tasks == nil then return true end
+  if not M.is_list(tasks) then return false end
+  for _, t in ipairs(tasks) do
+    if type(t) ~= "table" or type(t.state) ~= "string" then return false end
+  end
+  return true
+end
+
 function M.normalize_state(state)
   if type(state) == "string" then return M.snapshot(state) end
-  if type(state) == "table" and type(state.connector) == "table" and type(state.connector.state) == "string" then
+  if type(state) == "table" and type(state.connector) == "table" and type(state.connector.state) == "string"
+      and valid_tasks(state.tasks) then
     return state
   end
 end
@@ -208,7 +231,9 @@ function M.normalize_states(list)
   local states = {}
   for i, state in ipairs(list) do
     states[i] = M.normalize_state(state)
-    if not states[i] then return nil, "each state is a string or an object with connector.state" end
+    if not states[i] then
+      return nil, "each state is a string or an object with connector.state (and tasks with a state each)"
+    end
   end
   return states
 end
@@ -246,6 +271,7 @@ function M.altered_offsets(current, kind, given)
 end
 
 function M.entries_problem(list)
+  if not M.is_list(list) then return "offsets must be an array" end
   for i, entry in ipairs(list) do
     if type(entry) ~= "table" or type(entry.partition) ~= "table" or type(entry.offset) ~= "table" then
       return ("offsets[%d] must be an object with partition and offset objects"):format(i - 1)

@@ -262,7 +262,9 @@ local function set_offsets(c, spec)
     c.offsets, c.offset_reads, c.offsets_hooks, c.request_pending = spec.offsets, 0, nil, nil
   end
   if spec.current_offsets ~= nil then
-    if type(spec.current_offsets) ~= "table" then return "current_offsets must be an array" end
+    if not common.is_list(spec.current_offsets) or common.entries_problem(spec.current_offsets) then
+      return "current_offsets must be an array of { partition = {...}, offset = {...} }"
+    end
     c.current_offsets = array(spec.current_offsets)
   end
   if spec.offsets_outcome ~= nil then
@@ -279,7 +281,7 @@ function M.set(server, spec)
   local c = connectors[name]
   if not c and not common.is_array(spec.states) then return "a new connector needs states" end
   c = c or new_connector(name, "sink", "lcc-fake" .. name:gsub("%W", ""):sub(1, 8):lower(), {}, {})
-  c.config = type(spec.config) == "table" and spec.config or c.config
+  c.config = common.is_object(spec.config) and spec.config or c.config
   c.type = type(spec.type) == "string" and spec.type or c.type
   if next(c.config) == nil then c.config = connector_config(name, "DatagenSource", c.type, {}) end
   if spec.states ~= nil then

@@ -187,7 +187,7 @@ ROUTES["GET tasks"] = function(_, c)
   local tasks = array()
   for i, t in ipairs(current(c).tasks or {}) do
     local task_config = copy(c.config)
-    task_config["task.class"] = c.config["connector.class"] .. "Task"
+    task_config["task.class"] = tostring(c.config["connector.class"] or "Unknown") .. "Task"
     tasks[i] = { id = { connector = c.name, task = t.id or i - 1 }, config = task_config }
   end
   return json_response(200, tasks)
@@ -351,15 +351,21 @@ local function set_connector(model, spec)
   if not c and spec.states == nil then return "a new kafka_connect connector needs states" end
   c = c or new_connector(name, "source", config(name, "org.apache.kafka.connect.file.FileStreamSourceConnector", {}),
     {})
-  if type(spec.config) == "table" then c.config = spec.config end
+  if common.is_object(spec.config) then c.config = spec.config end
   if spec.type == "source" or spec.type == "sink" then c.type = spec.type end
   if spec.states ~= nil then
     local states, problem = common.normalize_states(spec.states)
     if not states then return "kafka_connect." .. problem end
     c.states, c.reads = states, 0
   end
-  if type(spec.offsets) == "table" then c.offsets = array(spec.offsets) end
-  if type(spec.topics) == "table" then c.topics = array(spec.topics) end
+  if spec.offsets ~= nil then
+    if common.entries_problem(spec.offsets) then return "kafka_connect.offsets must be an array of offsets" end
+    c.offsets = array(spec.offsets)
+  end
+  if spec.topics ~= nil then
+    if not common.is_list(spec.topics) then return "kafka_connect.topics must be an array" end
+    c.topics = array(spec.topics)
+  end
   if spec.restart_fails ~= nil then c.restart_fails = spec.restart_fails == true end
   model.connectors[name] = c
 end
