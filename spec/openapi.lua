@@ -25,6 +25,11 @@ local FILES = {
 -- Known defects of a document, corrected on load (load(name, { raw = true }) skips them). Each is
 -- a JSON pointer, the schema that replaces what is there, and why.
 local ERRATA = {
+  confluent = {
+    { "/paths/~1connect~1v1~1environments~1{environment_id}~1clusters~1{kafka_cluster_id}~1connectors?expand=info,"
+      .. "status,id/get/parameters/2/explode", false,
+      "the path itself shows expand=info,status,id: the API takes the comma-joined form (and repeated ones)" },
+  },
   kafka_connect = {
     { "/components/schemas/ConnectorOffset/properties/offset/additionalProperties", {},
       "Kafka's Map<String, ?> came out as `type: object` values; real offsets hold numbers and strings" },
@@ -91,21 +96,32 @@ local function pointer_tokens(pointer)
   return tokens
 end
 
-local function resolve_pointer(doc, pointer)
+-- The key a pointer token names in node: array items are 0-based in pointers, 1-based in Lua.
+local function key_in(node, token)
+  if node[token] == nil and token:match("^%d+$") then return tonumber(token) + 1 end
+  return token
+end
+
+local function resolve_tokens(doc, tokens)
   local node = doc
-  for _, token in ipairs(pointer_tokens(pointer)) do
+  for _, token in ipairs(tokens) do
     if type(node) ~= "table" then return nil end
-    node = node[token]
+    node = node[key_in(node, token)]
   end
   return node
+end
+
+local function resolve_pointer(doc, pointer)
+  return resolve_tokens(doc, pointer_tokens(pointer))
 end
 
 local function apply_errata(doc, list)
   for _, erratum in ipairs(list) do
     local tokens = pointer_tokens(erratum[1])
     local last = table.remove(tokens)
-    local parent = resolve_pointer(doc, "/" .. table.concat(tokens, "/"))
-    if type(parent) ~= "table" or parent[last] == nil then
+    local parent = resolve_tokens(doc, tokens)
+    last = type(parent) == "table" and key_in(parent, last)
+    if not last or parent[last] == nil then
       error("openapi: erratum no longer applies (fixed upstream?): " .. erratum[1], 3)
     end
     parent[last] = erratum[2]
@@ -388,21 +404,84 @@ function Doc:check_response(method, path, status, value)
   return self:validate(schema, value, "response")
 end
 
+-- Each query parameter's values, form-decoded ("+" is a space), by name.
+local function query_values(query)
+  local out = {}
+  for pair in (query or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    k, v = percent_decode((k:gsub("%+", " "))), percent_decode((v:gsub("%+", " ")))
+    out[k] = out[k] or {}
+    out[k][#out[k] + 1] = v
+  end
+  return out
+end
+
+local function split_commas(values)
+  local out = {}
+  for _, text in ipairs(values) do
+    for item in text:gmatch("[^,]+") do out[#out + 1] = item end
+  end
+  return out
+end
+
+-- A parameter's text as the value its schema type means, or nil when it is not one.
+local function coerce(text, schema)
+  local kind = type(schema) == "table" and schema.type
+  if kind == "boolean" then
+    if text == "true" or text == "false" then return text == "true" end
+    return nil
+  end
+  if kind == "integer" then return text:match("^%-?%d+$") and tonumber(text) or nil end
+  if kind == "number" then return tonumber(text) end
+  return text
+end
+
+-- The violations of the path and query parameters (operation and path-item level) of a request.
+function Doc:parameter_violations(op, template, path)
+  local concrete, query = path:match("^([^?]*)%??(.*)$")
+  local given, in_path = query_values(query), {}
+  local have = segments(concrete)
+  for i, w in ipairs(segments(template:match("^[^?]*"))) do
+    local name = w:match("^{(.+)}$")
+    if name then in_path[name] = { percent_decode(have[i]) } end
+  end
+  local out, params = {}, {}
+  for _, list in ipairs { (self.doc.paths[template] or {}).parameters or {}, op.parameters or {} } do
+    for _, p in ipairs(list) do params[#params + 1] = self:resolve_object(p) end
+  end
+  for _, p in ipairs(params) do
+    local values = (p["in"] == "query" and given[p.name]) or (p["in"] == "path" and in_path[p.name]) or {}
+    if p.required and #values == 0 then out[#out + 1] = ("%s parameter %s: missing"):format(p["in"], p.name) end
+    local schema = self:resolve_object(p.schema)
+    if p.explode == false then values = split_commas(values) end
+    for _, text in ipairs(values) do
+      local value = coerce(text, schema)
+      local _, violations = self:validate(schema or {}, value, "request")
+      if value == nil then violations = { ("/: not a %s: %q"):format(schema.type, text) } end
+      for _, v in ipairs(violations) do
+        out[#out + 1] = ("%s parameter %s: %s"):format(p["in"], p.name, (v:gsub("^/: ", "")))
+      end
+    end
+  end
+  return out
+end
+
+-- The request's parameters and its JSON body (value, or nil for none) against the operation.
 function Doc:check_request(method, path, value)
-  local op = self:operation(method, path)
+  local op, template = self:operation(method, path)
   if not op then return unknown(self, method, path) end
+  local out = self:parameter_violations(op, template, path)
   local body = self:resolve_object(op.requestBody)
-  if not body then
-    if value == nil then return true, {} end
-    return false, { ("%s %s: documents no request body, got one"):format(method, path) }
+  local schema = body and json_schema(body.content)
+  if not body and value ~= nil then
+    out[#out + 1] = ("%s %s: documents no request body, got one"):format(method, path)
+  elseif body and value == nil and body.required then
+    out[#out + 1] = ("%s %s: the request body is required"):format(method, path)
+  elseif schema and value ~= nil then
+    local _, violations = self:validate(schema, value, "request")
+    for _, v in ipairs(violations) do out[#out + 1] = v end
   end
-  local schema = json_schema(body.content)
-  if value == nil then
-    if body.required then return false, { ("%s %s: the request body is required"):format(method, path) } end
-    return true, {}
-  end
-  if not schema then return true, {} end
-  return self:validate(schema, value, "request")
+  return #out == 0, out
 end
 
 -- A response or request body object, following its $ref into components.
