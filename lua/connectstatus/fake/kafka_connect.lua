@@ -256,14 +256,14 @@ local GATES = { ["GET topics"] = "topics", ["PUT stop"] = "stop", ["GET offsets"
   ["PATCH offsets"] = "alter_offsets", ["DELETE offsets"] = "alter_offsets" }
 
 local function task_route(c, req, seg)
-  local t = find_task(c, seg[4])
+  local t, index = find_task(c, seg[4])
   local action = seg[5]
   if (action ~= "status" and action ~= "restart") or #seg ~= 5 then return connect_error(404, "HTTP 404 Not Found") end
   if req.method ~= (action == "status" and "GET" or "POST") then
     return connect_error(405, "HTTP 405 Method Not Allowed")
   end
   if not t then return connect_error(404, ("Task %s-%s not found"):format(c.name, seg[4])) end
-  if action == "status" then return json_response(200, state_body(t, t.id)) end
+  if action == "status" then return json_response(200, state_body(t, t.id or index - 1)) end
   restart(c, false, function(task) return task == t end)
   return common.empty_response(204)
 end
