@@ -34,6 +34,7 @@ INSTALL_CMOD ?= $(PREFIX)/lib/lua/$(LUA_ABI_VERSION)
 INSTALL_BIN  ?= $(PREFIX)/bin
 
 LUA_SOURCES := $(wildcard lua/connectstatus/*.lua)
+FAKE_SOURCES := $(wildcard lua/connectstatus/fake/*.lua)
 
 .PHONY: all test bench bench-json demo lint format valgrind fuzz install clean deps
 
@@ -84,9 +85,10 @@ fuzz: deps
 	sh tools/fuzz.sh $(FUZZ_SECONDS)
 
 install: $(MODULE)
-	install -d $(DESTDIR)$(INSTALL_CMOD)/connectstatus $(DESTDIR)$(INSTALL_LMOD)/connectstatus $(DESTDIR)$(INSTALL_BIN)
+	install -d $(DESTDIR)$(INSTALL_CMOD)/connectstatus $(DESTDIR)$(INSTALL_LMOD)/connectstatus/fake $(DESTDIR)$(INSTALL_BIN)
 	install -m 0755 $(MODULE) $(DESTDIR)$(INSTALL_CMOD)/connectstatus/core.so
 	install -m 0644 $(LUA_SOURCES) $(DESTDIR)$(INSTALL_LMOD)/connectstatus/
+	install -m 0644 $(FAKE_SOURCES) $(DESTDIR)$(INSTALL_LMOD)/connectstatus/fake/
 	install -m 0755 bin/connectstatus $(DESTDIR)$(INSTALL_BIN)/connectstatus
 
 clean:

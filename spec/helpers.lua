@@ -76,6 +76,21 @@ function M.run_lua(source)
   return out, code
 end
 
+-- One HTTP exchange through luasocket's own client (never connectstatus's, which is what is
+-- tested): status, body text, lowercase headers. body is sent as application/json when given.
+function M.http(base_url, method, target, body, headers)
+  local http, ltn12 = require "socket.http", require "ltn12"
+  local chunks, sent = {}, { ["content-type"] = body and "application/json" or nil,
+    ["content-length"] = body and tostring(#body) or nil }
+  for name, value in pairs(headers or {}) do sent[name:lower()] = value end
+  local ok, status, received = http.request {
+    url = base_url .. target, method = method, headers = sent, redirect = false,
+    source = body and ltn12.source.string(body) or nil, sink = ltn12.sink.table(chunks),
+  }
+  assert(ok, status)
+  return status, table.concat(chunks), received
+end
+
 -- How many recorded requests the fake got for target (all of them without target).
 function M.count_requests(server, target)
   local n = 0
