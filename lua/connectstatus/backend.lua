@@ -1,6 +1,7 @@
 -- The backend base: what every API client shares, so a backend is only its paths. It builds the
 -- transport from the options all backends accept, checks per-call options, and gives each
 -- backend close, rate_limit, tostring and the request helpers.
+local core = require "connectstatus.core"
 local transport = require "connectstatus.transport"
 
 local M = {}
@@ -71,6 +72,34 @@ end
 -- GET target with checked call options (see M.call).
 function Base:get(target, call)
   return self.transport:request("GET", target, call)
+end
+
+-- The wait options of an action's opts, or nil when it does not wait: opts.wait = true reads
+-- them from opts itself (less the action's own keys), opts.wait = { ... } gives them apart.
+function M.wait_options(opts, own, level)
+  level = (level or 1) + 1
+  if opts == nil then return nil end
+  if type(opts) ~= "table" then error("options must be a table, got " .. type(opts), level) end
+  local wait = opts.wait
+  if wait == nil or wait == false then return nil end
+  if type(wait) == "table" then return wait end
+  if wait ~= true then error("option 'wait' must be true, false or a table of wait options", level) end
+  local copy = {}
+  for k, v in pairs(opts) do
+    if k ~= "wait" and not (own and own[k]) then copy[k] = v end
+  end
+  return copy
+end
+
+-- Sends one write (body: a Lua value sent as JSON, or nil) and returns the API's answer (true for
+-- an empty 2xx); with wait_opts, returns what outcome(answer, wait_opts) returns instead: act,
+-- then wait for the outcome, in one call.
+function Base:act(method, target, body, wait_opts, outcome)
+  local answer, err = self.transport:request(method, target,
+    { body = body ~= nil and core.json_encode(body) or nil, expect = "any" })
+  if answer == nil then return nil, err end
+  if not wait_opts then return answer end
+  return outcome(answer, wait_opts)
 end
 
 function Base:rate_limit()
