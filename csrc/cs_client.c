@@ -2,12 +2,71 @@
  * with the credentials, TLS options, limits). It performs nothing itself: a connectstatus.Transfer
  * (cs_transfer.c) borrows it for one exchange at a time, so many exchanges of one client can be in
  * flight at once. Credentials live only in C memory and are wiped when the client goes. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define CS_CLIENT "connectstatus.Client"
+#define CS_CLIENT_WEIGHT (32 * 1024)
+
+/* The sockets libcurl opened for one client's transfers. Connections outlive the client in a
+ * loop's connection cache, so the list is freed when the client and its last socket are gone. */
+typedef struct {
+    int refs;      /* the client, plus one per socket in the list */
+    int exhausted; /* a socket could not be opened for want of descriptors */
+    size_t n, cap;
+    curl_socket_t *fds;
+} cs_sockets;
+
+static void cs_sockets_unref(cs_sockets *s) {
+    if (--s->refs > 0) return;
+    free(s->fds);
+    free(s);
+}
+
+/* Called from libcurl: C memory only; a socket that does not fit is simply not tracked. */
+static void cs_sockets_add(cs_sockets *s, curl_socket_t sock) {
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        curl_socket_t *grown = (curl_socket_t *)realloc(s->fds, cap * sizeof *grown);
+        if (grown == NULL) return;
+        s->fds = grown;
+        s->cap = cap;
+    }
+    s->fds[s->n++] = sock;
+    s->refs++;
+}
+
+static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        if (s->fds[i] != sock) continue;
+        s->fds[i] = s->fds[--s->n];
+        cs_sockets_unref(s);
+        return;
+    }
+}
+
+static int cs_local_port(curl_socket_t sock) {
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (getsockname(sock, (struct sockaddr *)&addr, &len) != 0) return -1;
+    if (addr.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    if (addr.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    return -1;
+}
+
+static curl_socket_t cs_sockets_find(const cs_sockets *s, int local_port) {
+    size_t i;
+    for (i = 0; i < s->n; i++)
+        if (cs_local_port(s->fds[i]) == local_port) return s->fds[i];
+    return CURL_SOCKET_BAD;
+}
 
 typedef struct {
     int open;          /* 0 once closed: no new transfers */
@@ -22,6 +81,7 @@ typedef struct {
     long timeout_ms, connect_ms, stall_s;
     size_t body_max;
     int max_depth;
+    cs_sockets *sockets;
 } cs_client;
 
 /* A wipe the compiler may not elide. */
@@ -49,6 +109,8 @@ static void cs_client_free_resources(cs_client *c) {
     free(c->capath);
     free(c->proxy);
     c->base_url = c->cafile = c->capath = c->proxy = NULL;
+    if (c->sockets != NULL) cs_sockets_unref(c->sockets);
+    c->sockets = NULL;
 }
 
 static void cs_client_release(cs_client *c) {
@@ -255,7 +317,9 @@ static void cs_acquire(lua_State *L, cs_client *c) {
         luaL_error(L, "option 'base_url' contains spaces or control characters");
     c->has_resources = 1;
     c->base_url = strdup(base_url);
-    if (c->base_url == NULL) luaL_error(L, "out of memory");
+    c->sockets = (cs_sockets *)calloc(1, sizeof *c->sockets);
+    if (c->base_url == NULL || c->sockets == NULL) luaL_error(L, "out of memory");
+    c->sockets->refs = 1;
     c->base_len = len;
     c->origin_len = cs_origin_length(base_url);
     c->cafile = cs_opt_copy(L, "cafile");
@@ -273,8 +337,11 @@ static int cs_l_new_client(lua_State *L) {
     cs_client *c;
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    /* Created closed first, so __gc cleans up whatever acquisition managed before an error. */
-    c = (cs_client *)lua_newuserdata(L, sizeof *c);
+    /* Created closed first, so __gc cleans up whatever acquisition managed before an error. The
+     * userdata is as large as what the client holds outside Lua (header lists, libcurl's handle
+     * and buffers, a socket), so that the collector gets to unclosed clients before the process
+     * runs out of descriptors; the padding is never touched. */
+    c = (cs_client *)lua_newuserdata(L, sizeof *c + CS_CLIENT_WEIGHT);
     memset(c, 0, sizeof *c);
     luaL_setmetatable(L, CS_CLIENT);
     cs_acquire(L, c);

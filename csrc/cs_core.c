@@ -24,8 +24,11 @@ static int cs_l_monotonic(lua_State *L) {
     return 1;
 }
 
-/* Sleeps on the monotonic clock, resuming after signals until the full time has passed. */
+/* Sleeps on the monotonic clock until the full time has passed, resuming after signals, except
+ * after an interruption: Lua's interpreter answers Ctrl-C by setting a hook, which raises as soon
+ * as this returns. */
 static int cs_l_sleep(lua_State *L) {
+    int hookmask = lua_gethookmask(L);
     lua_Number secs = luaL_checknumber(L, 1);
     struct timespec deadline;
     luaL_argcheck(L, secs >= 0 && secs < 1e9, 1, "seconds must be between 0 and 1e9");
@@ -36,7 +39,8 @@ static int cs_l_sleep(lua_State *L) {
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR) {
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR &&
+           lua_gethookmask(L) == hookmask) {
     }
     return 0;
 }

@@ -112,6 +112,10 @@ static void cs_multi_collect(lua_State *L, cs_multi *m) {
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         t->rc = msg->data.result;
         curl_multi_remove_handle(m->multi, msg->easy_handle);
+        if (cs_should_resend(L, t)) { /* not finished yet: it goes out again */
+            if (curl_multi_add_handle(m->multi, t->curl) == CURLM_OK) continue;
+            t->rc = CURLE_COULDNT_CONNECT;
+        }
         cs_push_inflight(L, m);
         lua_pushlightuserdata(L, t);
         lua_rawget(L, -2);

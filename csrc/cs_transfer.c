@@ -2,7 +2,7 @@
  * connectstatus.Client's configuration. It runs blocking (perform) or inside a connectstatus.Multi
  * (cs_multi.c). libcurl callbacks only touch C memory; Lua values are built after the exchange,
  * so no Lua error can ever longjmp through libcurl. */
-#include <sys/socket.h>
+#include <poll.h>
 
 #define CS_TRANSFER "connectstatus.Transfer"
 #define CS_BODY_INITIAL (16 * 1024)
@@ -23,7 +23,12 @@ typedef struct {
     cs_client *client;
     int client_ref; /* keeps the client's userdata alive while this transfer may use it */
     int busy;       /* started and not yet answered */
+    int stale;      /* the kept-alive connection had unasked bytes: resend on a fresh one */
+    int fresh;      /* this exchange runs on a new connection */
+    int resent;     /* it already went out a second time */
     CURLcode rc;
+    lua_State *L; /* the state to watch for an interruption (Ctrl-C) during perform */
+    int hookmask; /* its hook mask when perform began */
     char *url;
     size_t url_cap;
     char *payload; /* the request body; libcurl reads it during the exchange */
@@ -123,11 +128,59 @@ static size_t cs_on_header(char *line, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* A kept-alive connection must be silent before a request goes out on it: bytes the server sent
+ * unasked (a stale answer, a load balancer's 408 before it closes) would be read as the answer
+ * to this request. Such a connection is dropped and the request sent on a fresh one. libcurl
+ * names the connection only by its local port here, so the client's socket list finds it. */
+static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+    cs_transfer *t = (cs_transfer *)ud;
+    long opened = 0;
+    curl_socket_t sock;
+    struct pollfd p;
+    (void)ip;
+    (void)local_ip;
+    (void)port;
+    /* Only a reused connection (none opened for this exchange) is checked: a new TLS 1.3 one
+     * may well have session tickets waiting. */
+    curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &opened);
+    if (t->fresh || opened > 0) return CURL_PREREQFUNC_OK;
+    sock = cs_sockets_find(t->client->sockets, local_port);
+    if (sock == CURL_SOCKET_BAD) return CURL_PREREQFUNC_OK;
+    p.fd = sock;
+    p.events = POLLIN;
+    p.revents = 0;
+    if (poll(&p, 1, 0) <= 0) return CURL_PREREQFUNC_OK;
+    t->stale = 1;
+    return CURL_PREREQFUNC_ABORT;
+}
+
+/* Lua's interpreter answers Ctrl-C by setting a hook on the state; a blocking exchange watches
+ * for that (a read of the state's hook mask, no Lua call) and stops, so the hook can raise. */
+static int cs_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                          curl_off_t ulnow) {
+    const cs_transfer *t = (const cs_transfer *)ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return t->L != NULL && lua_gethookmask(t->L) != t->hookmask;
+}
+
 /* Sockets are close-on-exec, so a program started with io.popen holds none of them. */
 static curl_socket_t cs_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *addr) {
-    (void)ud;
+    cs_sockets *s = (cs_sockets *)ud;
+    curl_socket_t sock = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
     (void)purpose;
-    return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (sock != CURL_SOCKET_BAD)
+        cs_sockets_add(s, sock);
+    else if (errno == EMFILE || errno == ENFILE)
+        s->exhausted = 1;
+    return sock;
+}
+
+static int cs_close_socket(void *ud, curl_socket_t sock) {
+    cs_sockets_remove((cs_sockets *)ud, sock);
+    return close(sock);
 }
 
 /* ---- construction ---- */
@@ -153,6 +206,14 @@ static void cs_setup_easy(cs_transfer *t) {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cs_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, cs_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c->sockets);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cs_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c->sockets);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, cs_on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, cs_on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     cs_set_protocols(e);
@@ -243,6 +304,18 @@ static void cs_set_method(lua_State *L, cs_transfer *t, const char *method, cons
                      body != NULL ? t->client->json_headers : t->client->headers);
 }
 
+/* Clears what the last exchange left; with fresh, the next one opens a new connection. */
+static void cs_reset_exchange(cs_transfer *t, int fresh) {
+    t->body_len = 0;
+    t->too_large = 0;
+    t->stale = 0;
+    t->fresh = fresh;
+    t->errbuf[0] = '\0';
+    t->rc = CURLE_OK;
+    memset(&t->meta, 0, sizeof t->meta);
+    curl_easy_setopt(t->curl, CURLOPT_FRESH_CONNECT, (long)fresh);
+}
+
 /* t:start(method, target, body|nil, timeout, absolute): prepares the next exchange. */
 static int cs_l_transfer_start(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
@@ -259,18 +332,20 @@ static int cs_l_transfer_start(lua_State *L) {
     curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS,
                      cs_ms(timeout) < t->client->timeout_ms ? cs_ms(timeout)
                                                             : t->client->timeout_ms);
-    t->body_len = 0;
-    t->too_large = 0;
-    t->errbuf[0] = '\0';
-    t->rc = CURLE_OK;
-    memset(&t->meta, 0, sizeof t->meta);
+    cs_reset_exchange(t, 0);
+    t->resent = 0;
     t->busy = 1;
     return 0;
 }
 
-static const char *cs_kind_of(CURLcode rc, int too_large) {
+static const char *cs_kind_of(CURLcode rc, int too_large, const char *errbuf) {
     if (too_large) return "too_large";
     switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return "interrupted";
+    case CURLE_OUT_OF_MEMORY:
+        /* libcurl refuses a header line beyond 100 KiB with this code */
+        return strstr(errbuf, "header") != NULL ? "too_large" : "transport";
     case CURLE_OPERATION_TIMEDOUT:
         return "timeout";
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -342,15 +417,25 @@ static void cs_release_big_buffer(cs_transfer *t) {
     t->body_cap = 0;
 }
 
+static void cs_push_size_error(lua_State *L, size_t max) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "response body exceeds %lu bytes", (unsigned long)max);
+    lua_pushstring(L, msg);
+}
+
 /* The answer of the finished exchange: a result table, or nil, kind, message. */
 static int cs_push_response(lua_State *L, cs_transfer *t) {
     long status = 0;
     t->busy = 0;
     if (t->rc != CURLE_OK) {
         lua_pushnil(L);
-        lua_pushstring(L, cs_kind_of(t->rc, t->too_large));
+        lua_pushstring(L, cs_kind_of(t->rc, t->too_large, t->errbuf));
         if (t->too_large || t->rc == CURLE_FILESIZE_EXCEEDED)
-            lua_pushfstring(L, "response body exceeds %d bytes", (int)t->client->body_max);
+            cs_push_size_error(L, t->client->body_max);
+        else if (t->rc == CURLE_OUT_OF_MEMORY && strstr(t->errbuf, "header") != NULL)
+            lua_pushliteral(L, "a response header line is longer than libcurl's 100 KiB limit");
+        else if (t->rc == CURLE_ABORTED_BY_CALLBACK)
+            lua_pushliteral(L, "interrupted");
         else
             lua_pushstring(L, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->rc));
         cs_release_big_buffer(t);
@@ -366,11 +451,34 @@ static int cs_push_response(lua_State *L, cs_transfer *t) {
     return 1;
 }
 
+/* Whether the exchange that just failed may go out once more, prepared for it: its kept-alive
+ * connection had unasked bytes (a fresh one is used), or no socket could be opened for want of
+ * descriptors while unclosed clients still held some (a full collection closes them first). The
+ * request was never sent either way. */
+static int cs_should_resend(lua_State *L, cs_transfer *t) {
+    cs_sockets *s = t->client->sockets;
+    if (t->resent) return 0;
+    t->resent = 1;
+    if (t->stale) {
+        cs_reset_exchange(t, 1);
+        return 1;
+    }
+    if (t->rc != CURLE_COULDNT_CONNECT || !s->exhausted) return 0;
+    s->exhausted = 0;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    cs_reset_exchange(t, 0);
+    return 1;
+}
+
 /* t:perform() -> result | nil, kind, message: runs the started exchange to its end. */
 static int cs_l_transfer_perform(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
     if (!t->busy) return luaL_error(L, "transfer not started");
+    t->L = L;
+    t->hookmask = lua_gethookmask(L);
     t->rc = curl_easy_perform(t->curl);
+    if (cs_should_resend(L, t)) t->rc = curl_easy_perform(t->curl);
+    t->L = NULL;
     return cs_push_response(L, t);
 }
 
