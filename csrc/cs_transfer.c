@@ -338,14 +338,14 @@ static int cs_l_transfer_start(lua_State *L) {
     return 0;
 }
 
-static const char *cs_kind_of(CURLcode rc, int too_large, const char *errbuf) {
+static const char *cs_kind_of(CURLcode rc, int too_large) {
     if (too_large) return "too_large";
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
         return "interrupted";
     case CURLE_OUT_OF_MEMORY:
-        /* libcurl refuses a header line beyond 100 KiB with this code */
-        return strstr(errbuf, "header") != NULL ? "too_large" : "transport";
+        /* what libcurl answers a header line beyond its 100 KiB limit with */
+        return "too_large";
     case CURLE_OPERATION_TIMEDOUT:
         return "timeout";
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -429,11 +429,12 @@ static int cs_push_response(lua_State *L, cs_transfer *t) {
     t->busy = 0;
     if (t->rc != CURLE_OK) {
         lua_pushnil(L);
-        lua_pushstring(L, cs_kind_of(t->rc, t->too_large, t->errbuf));
+        lua_pushstring(L, cs_kind_of(t->rc, t->too_large));
         if (t->too_large || t->rc == CURLE_FILESIZE_EXCEEDED)
             cs_push_size_error(L, t->client->body_max);
-        else if (t->rc == CURLE_OUT_OF_MEMORY && strstr(t->errbuf, "header") != NULL)
-            lua_pushliteral(L, "a response header line is longer than libcurl's 100 KiB limit");
+        else if (t->rc == CURLE_OUT_OF_MEMORY)
+            lua_pushliteral(L, "a response header line is longer than libcurl accepts (100 KiB), "
+                               "or memory ran out");
         else if (t->rc == CURLE_ABORTED_BY_CALLBACK)
             lua_pushliteral(L, "interrupted");
         else

@@ -131,34 +131,40 @@ local function wait_for_line(path, pattern, timeout, what)
   error(what .. " did not start: " .. (M.read_file(path) or ""), 3)
 end
 
--- A minimal keep-alive responder in a child process that answers every request with the same
--- 200 and body: no routing, recording or scripting, so it costs the client's side of a
--- measurement as little as possible. Returns { url, pid, stop = function }.
-function M.start_responder(body)
-  local code = ([[
+-- A loopback HTTP server in a child process, one connection at a time, from the Lua source of a
+-- function answer(c, n, k) called for each request head read: c is the luasocket client, n counts
+-- all requests and k those on this connection. Returns { url, pid, stop = function }; gone a minute after its
+-- last client, should the spec die.
+function M.start_server(answer_source)
+  local code = [[
 local socket = require "socket"
-local body = %q
-local response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body
+local answer = ]] .. answer_source .. [[
+
 local server = assert(socket.bind("127.0.0.1", 0))
 io.stdout:write("listening ", select(2, server:getsockname()), "\n")
 io.stdout:flush()
-server:settimeout(60) -- gone a minute after the last client, should the spec die
+server:settimeout(60)
+local n = 0
 while true do
   local c = server:accept()
   if not c then break end
   c:setoption("tcp-nodelay", true)
   c:settimeout(60)
+  local k = 0
   while true do
     local line = c:receive("*l")
     if not line then break end
-    if line == "" then c:send(response) end
+    if line == "" then
+      n, k = n + 1, k + 1
+      answer(c, n, k)
+    end
   end
   c:close()
 end
-]]):format(body)
+]]
   local log = os.tmpname()
   local pid = spawn(("%s %s -e %s >%s 2>&1"):format(M.env_cmd(), M.lua_bin(), shell_quote(code), log))
-  local port = wait_for_line(log, "^listening (%d+)\n", 5, "the responder")
+  local port = wait_for_line(log, "^listening (%d+)\n", 5, "the server")
   return {
     url = "http://127.0.0.1:" .. port, pid = pid,
     stop = function()
@@ -166,6 +172,16 @@ end
       os.remove(log)
     end,
   }
+end
+
+-- A minimal keep-alive responder that answers every request with the same 200 and body: no
+-- routing, recording or scripting, so it costs the client's side of a measurement as little
+-- as possible.
+function M.start_responder(body)
+  return M.start_server(([[function(c)
+  local body = %q
+  c:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
+end]]):format(body))
 end
 
 -- A scratch directory, removed by M.remove_tree.

@@ -152,9 +152,19 @@ local function task_failed(name, status, task)
     why and ": " .. why or ""), { last = status, state = "FAILED", task = task.id, msg = task.msg, trace = task.trace })
 end
 
+-- The tasks of a status that are objects; anything else the API put in the list is skipped.
+local function tasks_of(status)
+  local list = {}
+  if type(status.tasks) ~= "table" then return list end
+  for _, task in ipairs(status.tasks) do
+    if type(task) == "table" then list[#list + 1] = task end
+  end
+  return list
+end
+
 local function describe_status(status)
   local c = type(status.connector) == "table" and status.connector or {}
-  local tasks = type(status.tasks) == "table" and status.tasks or {}
+  local tasks = tasks_of(status)
   local running = 0
   for _, task in ipairs(tasks) do
     if task.state == "RUNNING" then running = running + 1 end
@@ -169,7 +179,7 @@ local function judge_state(name, targets, with_tasks)
     if (state == "FAILED" or state == "DELETED") and not targets[state] then
       return "failed", connector_failed(name, status, state)
     end
-    local tasks = with_tasks and type(status.tasks) == "table" and status.tasks or {}
+    local tasks = with_tasks and tasks_of(status) or {}
     for _, task in ipairs(tasks) do
       if task.state == "FAILED" and not targets.FAILED then return "failed", task_failed(name, status, task) end
     end
