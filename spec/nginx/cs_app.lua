@@ -1,0 +1,85 @@
+-- Loaded inside the nginx of spec/nginx/*_ngx.lua (one process, so module state is the worker's): runs
+-- driver_nginx requests that a spec POSTs as JSON and records what the worker observed, in order.
+local core = require "connectstatus.core"
+local driver_nginx = require "connectstatus.driver_nginx"
+
+local M = { phases = {} }
+
+function M.reset()
+  M.events, M.seq, M.inflight, M.max_inflight = {}, 0, 0, 0
+end
+M.reset()
+
+local function event(label, what)
+  M.seq = M.seq + 1
+  M.events[#M.events + 1] = { label = label, what = what, seq = M.seq }
+end
+
+local function respond(value)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(core.json_encode(value))
+end
+
+local function request_spec()
+  ngx.req.read_body()
+  return assert(core.json_decode(ngx.req.get_body_data() or "{}"))
+end
+
+-- Everything a caller could reach on the driver without the debug library, as strings.
+local function visible(driver)
+  local seen = { tostring(driver) }
+  for k, v in pairs(driver) do seen[#seen + 1] = tostring(k) .. "=" .. tostring(v) end
+  return table.concat(seen, "\n")
+end
+
+-- POST /call {config = driver options, req = request, label = "..."}: the driver's answer.
+function M.call()
+  local spec = request_spec()
+  local ok, driver = pcall(driver_nginx.new, spec.config)
+  if not ok then return respond { raised = tostring(driver) } end
+  local label = spec.label or "call"
+  M.inflight = M.inflight + 1
+  M.max_inflight = math.max(M.max_inflight, M.inflight)
+  event(label, "start")
+  local result, kind, message = driver:request(spec.req)
+  M.inflight = M.inflight - 1
+  event(label, "end")
+  respond { result = result, kind = kind, message = message, visible = visible(driver) }
+end
+
+-- GET /ping: answered at once, and recorded.
+function M.ping()
+  event("ping", "end")
+  ngx.print("pong")
+end
+
+-- GET /state: what the worker recorded; POST /state: forget it.
+function M.state()
+  if ngx.req.get_method() == "POST" then M.reset() end
+  respond { events = M.events, max_inflight = M.max_inflight, phases = M.phases }
+end
+
+-- What driver_nginx.usable says in the current phase: "true", "false" or the error it raised.
+function M.usable_here()
+  local ok, value = pcall(driver_nginx.usable)
+  if ok then return tostring(value) end
+  return "raised: " .. tostring(value)
+end
+
+function M.record_phase(name)
+  M.phases[name] = M.usable_here()
+end
+
+-- In init_worker: usable() and a sleep there, which must block rather than raise "API disabled".
+function M.init_worker()
+  M.record_phase("init_worker")
+  local ok, err = pcall(driver_nginx.sleep, 0.001)
+  M.phases.init_worker_sleep = ok and "slept" or tostring(err)
+  ngx.timer.at(0, function()
+    M.record_phase("timer")
+    local slept, why = pcall(driver_nginx.sleep, 0.001)
+    M.phases.timer_sleep = slept and "slept" or tostring(why)
+  end)
+end
+
+return M
