@@ -37,7 +37,7 @@ http {
     fastcgi_temp_path @PREFIX@/tmp/fastcgi;
     uwsgi_temp_path @PREFIX@/tmp/uwsgi;
     scgi_temp_path @PREFIX@/tmp/scgi;
-    lua_package_path "@ROOT@/usr/share/lua/5.1/?.lua;@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;@CHECKOUT@/spec/nginx/?.lua;;";
+    lua_package_path "@ROOT@/usr/share/lua/5.1/?.lua;@CHECKOUT@/lua/?.lua;@CHECKOUT@/lua/?/init.lua;@LUA_EXTRA@;;";
     lua_package_cpath "@CHECKOUT@/build/luajit/?.so;;";
 @HTTP@
     server {
@@ -52,8 +52,9 @@ function M.config(opts, prefix, port)
   local values = {
     ROOT = M.root(), PREFIX = prefix, CHECKOUT = checkout(), PORT = tostring(port),
     MAIN = opts.main or "", HTTP = opts.http or "", SERVER = opts.server or "",
+    LUA_EXTRA = checkout() .. "/spec/nginx/?.lua",
   }
-  return (TEMPLATE:gsub("@(%u+)@", values))
+  return (TEMPLATE:gsub("@([%u_]+)@", values))
 end
 
 local function accepts(port)

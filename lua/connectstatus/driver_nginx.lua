@@ -61,7 +61,7 @@ local function positive(config, name, default, level)
   local v = config[name]
   check_type(v, "number", name, level + 1)
   if v == nil then return default end
-  if not (v > 0) or v == math.huge then
+  if v ~= v or v <= 0 or v == math.huge then -- NaN too
     error(("option '%s' must be a positive number, got %s"):format(name, tostring(v)), level + 1)
   end
   return v
@@ -370,6 +370,13 @@ local function connect_kind(err)
   return "connect"
 end
 
+local function tls_message(conf, err)
+  local by_address = conf.host:find("^[%d.]+$") or conf.host:find("^%[")
+  local hint = by_address and err ~= "timeout" and
+    " (nginx matches certificates to DNS names only: name the host in base_url)" or ""
+  return ("TLS with %s failed: %s%s"):format(conf.origin, tostring(err), hint)
+end
+
 local function connect(ngx, conf, deadline)
   local sock = ngx.socket.tcp()
   local left = deadline - now(ngx)
@@ -380,17 +387,25 @@ local function connect(ngx, conf, deadline)
     local hint = tostring(err):find("no resolver", 1, true) and " (add a resolver directive to nginx.conf)" or ""
     return nil, connect_kind(err), ("cannot connect to %s: %s%s"):format(conf.origin, tostring(err), hint)
   end
-  if conf.scheme == "https" and sock:getreusedtimes() == 0 then
-    ok, err = sock:sslhandshake(nil, conf.server_name, true)
+  local reused
+  reused, err = sock:getreusedtimes()
+  if not reused then
+    sock:close()
+    return nil, "connect", ("cannot connect to %s: %s"):format(conf.origin, tostring(err))
+  end
+  -- Only connections that passed the verified handshake below are ever put into the pool.
+  if conf.scheme == "https" and reused == 0 then
+    -- false: no session object back (a new handshake per connection; kept-alive ones skip it).
+    ok, err = sock:sslhandshake(false, conf.server_name, true)
+    -- lua-nginx-module 0.10.23 may report success for a handshake it refused and closed (a host
+    -- mismatch found at once); the closed socket tells, before a byte of the request is sent.
+    if ok and not sock:getreusedtimes() then ok, err = nil, "refused (nginx's error log says why)" end
     if not ok then
       sock:close()
-      local hint = err == "certificate host mismatch" and conf.host:find("^[%d.]+$") or conf.host:find("^%[")
-      hint = hint and " (nginx matches certificates to DNS names only: name the host in base_url)" or ""
-      return nil, err == "timeout" and "timeout" or "tls", ("TLS with %s failed: %s%s"):format(conf.origin,
-        tostring(err), hint)
+      return nil, err == "timeout" and "timeout" or "tls", tls_message(conf, err)
     end
   end
-  return sock
+  return sock, reused > 0
 end
 
 local function request_text(conf, auth, req)
@@ -473,13 +488,13 @@ function M.new(config, level)
     local text = request_text(conf, auth, req)
     -- A kept-alive connection the server has closed meanwhile answers nothing: one fresh try.
     for attempt = 1, 2 do
-      local sock, kind, message = connect(ngx, conf, deadline)
-      if not sock then return nil, kind, message end
-      local reused = sock:getreusedtimes() > 0
+      local sock, reused, message = connect(ngx, conf, deadline)
+      if not sock then return nil, reused, message end
       local status, headers, body, silent = exchange(ngx, conf, sock, text, deadline, timeout, req.method)
       if status then return result_of(status, headers, body, conf, conf.origin .. conf.prefix .. req.path) end
       sock:close()
-      kind, message = headers, body
+      local kind = headers
+      message = body
       if not (reused and silent and attempt == 1 and kind ~= "timeout") then return nil, kind, message end
     end
   end

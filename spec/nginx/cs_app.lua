@@ -41,10 +41,63 @@ function M.call()
   M.inflight = M.inflight + 1
   M.max_inflight = math.max(M.max_inflight, M.inflight)
   event(label, "start")
-  local result, kind, message = driver:request(spec.req)
+  local done, result, kind, message = pcall(driver.request, driver, spec.req)
   M.inflight = M.inflight - 1
   event(label, "end")
+  if not done then return respond { raised = tostring(result), visible = visible(driver) } end
   respond { result = result, kind = kind, message = message, visible = visible(driver) }
+end
+
+-- GET /read?base=URL&path=PATH&label=L: a status read with the cosocket driver, for curl --parallel.
+function M.read()
+  local args = ngx.req.get_uri_args()
+  local driver = driver_nginx.new { base_url = args.base, timeout = 10 }
+  M.inflight = M.inflight + 1
+  M.max_inflight = math.max(M.max_inflight, M.inflight)
+  event(args.label or "read", "start")
+  local result, kind, message = driver:request { method = "GET", path = args.path }
+  M.inflight = M.inflight - 1
+  event(args.label or "read", "end")
+  ngx.print(result and ("status " .. result.status) or (kind .. ": " .. message), "\n")
+end
+
+-- GET /blocking?base=URL&path=PATH&label=L: the same read with the blocking libcurl client, which
+-- stalls the whole worker until it is done (the contrast that shows the order checks can fail).
+function M.blocking()
+  local args = ngx.req.get_uri_args()
+  local client = core.new_client { base_url = args.base, timeout = 10 }
+  event(args.label or "blocking", "start")
+  local status = client:get(args.path)
+  event(args.label or "blocking", "end")
+  client:close()
+  ngx.print("status ", tostring(status), "\n")
+end
+
+local function same(a, b)
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do
+    if not same(v, b[k]) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return getmetatable(a) == getmetatable(b)
+end
+
+-- GET /compare?base=URL&path=PATH: the fake reset and PATH read with the cosocket driver, then the
+-- same with the libcurl client; whether both gave the same Lua value (compared here, in one VM),
+-- and the driver's answer.
+function M.compare()
+  local args = ngx.req.get_uri_args()
+  local driver = driver_nginx.new { base_url = args.base }
+  assert(assert(driver:request { method = "POST", path = "/_fake/reset" }).status == 200)
+  local result, kind, message = driver:request { method = "GET", path = args.path }
+  if not result then return respond { kind = kind, message = message } end
+  assert(assert(driver:request { method = "POST", path = "/_fake/reset" }).status == 200)
+  local client = core.new_client { base_url = args.base }
+  local status, body = client:get(args.path)
+  client:close()
+  respond { result = result, same = status == result.status and same(body, result.value) }
 end
 
 -- GET /ping: answered at once, and recorded.
