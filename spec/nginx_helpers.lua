@@ -52,7 +52,7 @@ function M.config(opts, prefix, port)
   local values = {
     ROOT = M.root(), PREFIX = prefix, CHECKOUT = checkout(), PORT = tostring(port),
     MAIN = opts.main or "", HTTP = opts.http or "", SERVER = opts.server or "",
-    LUA_EXTRA = checkout() .. "/spec/nginx/?.lua",
+    LUA_EXTRA = checkout() .. "/" .. (opts.lua_dir or "spec/nginx") .. "/?.lua",
   }
   return (TEMPLATE:gsub("@([%u_]+)@", values))
 end
@@ -72,7 +72,8 @@ local function alive(pid)
 end
 
 -- Starts nginx with opts.main (main context), opts.http (inside http{}) and opts.server (inside the
--- one server{}); returns { url, port, prefix, pid, log = function() (error.log text), stop = function }.
+-- one server{}), with opts.lua_dir (default spec/nginx) on its lua_package_path; returns
+-- { url, port, prefix, pid, log = function() (error.log text), stop = function }.
 -- Gone after opts.lifetime seconds (default 300) should the spec die without stopping it.
 function M.start(opts)
   opts = opts or {}

@@ -33,7 +33,7 @@ run_busted luajit build/luajit
 
 # A real nginx (issue 11): Debian's nginx-light with OpenResty's Lua module unpacked under build/openresty
 # (tools/nginx.sh), running build/luajit's core.so; the specs in spec/nginx/*_ngx.lua drive it from Lua 5.4.
-sh tools/nginx.sh prepare >"$out/nginx_prepare.log" 2>&1
+sh tools/nginx.sh prepare >/dev/null 2>"$out/nginx_prepare.log"
 record "OpenResty's Lua module for Debian's nginx-light unpacked (tools/nginx.sh prepare)" $?
 run_busted lua5.4 build/lua5.4 spec/nginx _ngx nginx
 
