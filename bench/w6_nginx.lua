@@ -60,8 +60,8 @@ local ok, err = pcall(function()
     for _, contender in ipairs { "cosocket", "libcurl" } do
       -- One warm-up read so that both start with a kept-alive upstream connection.
       assert(nginx.request(front, "/" .. contender) == 200, contender .. " warm-up failed")
-      local out, code = helpers.shell(("wrk -t2 -c%d -d%ds --timeout 30s --latency %s/%s 2>&1"):format(CONNECTIONS, SECONDS,
-        front.url, contender))
+      local out, code = helpers.shell(("wrk -t2 -c%d -d%ds --timeout 30s --latency %s/%s 2>&1")
+        :format(CONNECTIONS, SECONDS, front.url, contender))
       local rate, p50, p99, bad, errors = parse(out)
       if code ~= 0 or not rate or not p99 or bad > 0 then error("wrk failed for " .. contender .. ":\n" .. out) end
       print(("result contender=%s workload=W6 connections=%d rate=%.1f p50_ms=%.1f p99_ms=%.1f run=%d %s")
