@@ -36,6 +36,8 @@ run_busted luajit build/luajit
 sh tools/nginx.sh prepare >/dev/null 2>"$out/nginx_prepare.log"
 record "OpenResty's Lua module for Debian's nginx-light unpacked (tools/nginx.sh prepare)" $?
 run_busted lua5.4 build/lua5.4 spec/nginx _ngx nginx
+lua5.4 bench/w6_nginx.lua 1 1 >"$out/w6_smoke.log" 2>&1
+record "bench W6 smoke: both contenders answer under wrk in nginx (bench/w6_nginx.lua 1 1)" $?
 
 # Exactly one exported symbol.
 exported=$(nm -D --defined-only build/lua5.4/connectstatus/core.so | awk '$2 == "T" {print $3}')

@@ -298,7 +298,8 @@ end
 -- Reads the body as the head frames it; the second value says whether the connection may be reused.
 function Conn:body(status, minor, headers)
   local close = minor == 0 or (headers.connection or ""):lower():find("close", 1, true) ~= nil
-  if status == 204 or status == 304 or status == 101 or self.method == "HEAD" then return true, not close end
+  if status == 101 then return true, false end -- switched away from HTTP: never reused
+  if status == 204 or status == 304 then return true, not close end
   local te = headers["transfer-encoding"]
   if te then
     if not te:lower():match("^%s*chunked%s*$") then
@@ -434,10 +435,10 @@ end
 
 -- Sends the request on sock and reads the answer: status, headers, body; or nil, kind, message and
 -- whether nothing at all came back.
-local function exchange(ngx, conf, sock, text, deadline, timeout, method)
+local function exchange(ngx, conf, sock, text, deadline, timeout)
   local c = setmetatable({
     ngx = ngx, sock = sock, buf = "", parts = {}, body_len = 0, received = 0, deadline = deadline,
-    stall = conf.stall_timeout, timeout = timeout, max_body = conf.max_body, method = method,
+    stall = conf.stall_timeout, timeout = timeout, max_body = conf.max_body,
   }, Conn)
   local budget = c:read_budget()
   if not budget then return nil, "timeout", ("no complete answer within %g s"):format(timeout), true end
@@ -490,7 +491,7 @@ function M.new(config, level)
     for attempt = 1, 2 do
       local sock, reused, message = connect(ngx, conf, deadline)
       if not sock then return nil, reused, message end
-      local status, headers, body, silent = exchange(ngx, conf, sock, text, deadline, timeout, req.method)
+      local status, headers, body, silent = exchange(ngx, conf, sock, text, deadline, timeout)
       if status then return result_of(status, headers, body, conf, conf.origin .. conf.prefix .. req.path) end
       sock:close()
       local kind = headers
