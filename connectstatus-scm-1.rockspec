@@ -36,6 +36,7 @@ build = {
     ["connectstatus.errors"] = "lua/connectstatus/errors.lua",
     ["connectstatus.path"] = "lua/connectstatus/path.lua",
     ["connectstatus.transport"] = "lua/connectstatus/transport.lua",
+    ["connectstatus.driver_nginx"] = "lua/connectstatus/driver_nginx.lua",
     ["connectstatus.confluent"] = "lua/connectstatus/confluent.lua",
     ["connectstatus.feldera"] = "lua/connectstatus/feldera.lua",
     ["connectstatus.pp"] = "lua/connectstatus/pp.lua",

@@ -153,8 +153,7 @@ function Conn:read_budget()
   return math.min(self.stall, left)
 end
 
-function Conn:fail(kind, message)
-  self.failed = true
+function Conn.fail(_, kind, message)
   return nil, kind, message
 end
 
@@ -269,7 +268,7 @@ local function parse_header(headers, line)
   local name, value = line:match("^([!#-'*+.0-9A-Z^_`a-z|~-]+):[ \t]*(.-)[ \t]*$")
   if not name then return nil end
   name = name:lower()
-  if headers[name] and name == "content-length" and headers[name] ~= value then return nil end
+  if headers[name] and name == "content-length" then return nil end -- which one frames the body?
   headers[name] = headers[name] and headers[name] .. ", " .. value or value
   return true
 end
