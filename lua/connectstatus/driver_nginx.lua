@@ -90,7 +90,7 @@ local UNSUPPORTED = {
 local function parse_base_url(url, level)
   check_type(url, "string", "base_url", level + 1)
   local scheme, authority, prefix = (url or ""):match("^(https?)://([^/?#@]+)([^?#]*)$")
-  if not scheme or url:find("[%c%s]") then
+  if not scheme or url:find("[%c%s]") or prefix:find("^[^/]") then
     error("option 'base_url' must look like http(s)://host[:port][/path] without credentials", level + 1)
   end
   local host, port = authority:match("^(%[[%x:.]+%])(.*)$")
