@@ -1,6 +1,6 @@
 -- Loaded inside W6's front nginx (bench/w6_nginx.lua): the two contenders, each with one client per
 -- worker, reading the same status from the upstream.
-local core = require "connectstatus.core"
+local cs = require "connectstatus"
 local driver_nginx = require "connectstatus.driver_nginx"
 
 local M = {}
@@ -22,11 +22,13 @@ function M.cosocket(upstream, path)
   answer(r, state, tostring(kind) .. " " .. tostring(message))
 end
 
-function M.libcurl(upstream, path)
-  client = client or core.new_client { base_url = upstream }
-  local status, body = client:get(path)
-  local state = status == 200 and type(body) == "table" and body.connector.state
-  answer(status, state, tostring(status) .. " " .. tostring(body))
+-- Through the public API with libcurl forced (driver = "curl", which the client before the request
+-- seam ignores: it has no other).
+function M.libcurl(upstream)
+  client = client or cs.confluent { api_key = "bench-key", api_secret = "bench-secret", environment = "env-bench",
+    cluster = "lkc-bench", base_url = upstream, driver = "curl" }
+  local status, err = client:status("orders-sink")
+  answer(status, status and status.connector.state, tostring(err))
 end
 
 return M

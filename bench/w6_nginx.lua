@@ -1,6 +1,6 @@
 -- Benchmark W6 (issue 11): one nginx worker serving a location that reads a connector status from an
 -- upstream answering after 10 ms, driven by `wrk -c 32`. Side by side: the cosocket driver
--- (connectstatus.driver_nginx) and the blocking libcurl client (core.new_client), which stalls the
+-- (connectstatus.driver_nginx) and the blocking libcurl client (cs.confluent, driver = "curl"), which stalls the
 -- worker for every read. The upstream is a second nginx (ngx.sleep(0.01), so it never queues).
 -- Run from the checkout after `make all LUA_VERSION=jit` and `make all LUA_VERSION=5.4`:
 --   lua5.4 bench/w6_nginx.lua [seconds per contender, default 5] [runs, default 1]   (RESULTS: 5 3)
@@ -31,8 +31,8 @@ local front = nginx.start {
   http = "    keepalive_requests 1000000;\n",
   server = ([[
         location = /cosocket { content_by_lua_block { require("w6_app").cosocket(%q, %q) } }
-        location = /libcurl { content_by_lua_block { require("w6_app").libcurl(%q, %q) } }
-]]):format(upstream.url, STATUS, upstream.url, STATUS),
+        location = /libcurl { content_by_lua_block { require("w6_app").libcurl(%q) } }
+]]):format(upstream.url, STATUS, upstream.url),
 }
 
 local function stop()

@@ -1,7 +1,11 @@
 -- connectstatus.driver_nginx: the HTTP driver for OpenResty (issue 11). HTTP/1.1 over cosockets
 -- (ngx.socket.tcp), so a request yields to nginx's event loop instead of stalling the worker the way a
--- blocking libcurl call does. Implements the request seam:
---   driver:request(req) -> result | nil, kind, message
+-- blocking libcurl call does. Implements the request seam (see transport.lua):
+--   driver:request{ method =, path = (under the base URL) | url = (absolute, same origin), body = JSON text,
+--                   timeout = seconds for the whole exchange, select = (not used yet) }
+--   -> { status =, value = | raw = and decode_error = | empty = true, request_id =, retry_after =,
+--        rate_limit = { limit =, remaining =, reset = } (raw), location = (absolute, for a 3xx) }
+--   or nil, kind, message (kind: connect, timeout, tls, transport, too_large)
 -- It never follows redirects: a 3xx comes back with its absolute `location` and the transport decides.
 -- Everything read from the network is hostile: heads and bodies are capped, framing is checked.
 local core = require "connectstatus.core"
@@ -352,7 +356,9 @@ local function result_of(status, headers, body, conf, url)
   if status >= 300 and status <= 399 and headers.location then
     r.location = M.resolve_location(headers.location, url)
   end
-  if body ~= "" then
+  if body == "" then
+    r.empty = true
+  else
     local value, err = decode_json(body, conf.max_depth)
     if value ~= nil then
       r.value = value
@@ -408,8 +414,8 @@ local function connect(ngx, conf, deadline)
   return sock, reused > 0
 end
 
-local function request_text(conf, auth, req)
-  local lines = { req.method, " ", conf.prefix, req.path, " HTTP/1.1\r\nHost: ", conf.authority, "\r\n",
+local function request_text(conf, auth, req, target)
+  local lines = { req.method, " ", target, " HTTP/1.1\r\nHost: ", conf.authority, "\r\n",
     conf.headers, auth or "" }
   if req.body then
     lines[#lines + 1] = "Content-Type: application/json\r\nContent-Length: " .. #req.body .. "\r\n\r\n"
@@ -422,14 +428,30 @@ local function request_text(conf, auth, req)
   return table.concat(lines)
 end
 
-local function check_request(req, level)
+-- The request target on the wire and the URL it stands for: req.path under the base URL, or req.url,
+-- an absolute URL on the base URL's origin (a redirect the transport chose to follow).
+local function check_request(conf, req, level)
   if type(req) ~= "table" then error("driver:request expects a table", level + 1) end
   if not METHODS[req.method] then error("req.method must be GET, PUT, POST, PATCH or DELETE", level + 1) end
-  if type(req.path) ~= "string" or req.path:sub(1, 1) ~= "/" or req.path:find("[%c%s]") then
-    error("req.path must start with / and hold no spaces or control characters (CR, LF, NUL...)", level + 1)
-  end
   check_type(req.body, "string", "req.body", level + 1)
   check_type(req.timeout, "number", "req.timeout", level + 1)
+  local target, url
+  if req.url ~= nil then
+    check_type(req.url, "string", "req.url", level + 1)
+    if req.url:sub(1, #conf.origin + 1) ~= conf.origin .. "/" then
+      error("req.url must be on the base URL's origin " .. conf.origin, level + 1)
+    end
+    target, url = req.url:sub(#conf.origin + 1), req.url
+  else
+    check_type(req.path, "string", "req.path", level + 1)
+    if not req.path or req.path:sub(1, 1) ~= "/" then error("req.path must start with /", level + 1) end
+    target = conf.prefix .. req.path
+    url = conf.origin .. target
+  end
+  if target:find("[%c%s]") then
+    error("the request target must hold no spaces or control characters (CR, LF, NUL...)", level + 1)
+  end
+  return target, url
 end
 
 -- Sends the request on sock and reads the answer: status, headers, body; or nil, kind, message and
@@ -480,18 +502,18 @@ function M.new(config, level)
 
   local driver = { origin = conf.origin, base_url = conf.origin .. conf.prefix, pool = conf.pool }
   function driver.request(_, req)
-    check_request(req, 2)
+    local target, url = check_request(conf, req, 2)
     if not M.usable(2) then error("connectstatus.driver_nginx needs cosockets; this phase blocks with libcurl", 2) end
     local ngx = ngx_api()
     local timeout = req.timeout or conf.timeout
     local deadline = now(ngx) + timeout
-    local text = request_text(conf, auth, req)
+    local text = request_text(conf, auth, req, target)
     -- A kept-alive connection the server has closed meanwhile answers nothing: one fresh try.
     for attempt = 1, 2 do
       local sock, reused, message = connect(ngx, conf, deadline)
       if not sock then return nil, reused, message end
       local status, headers, body, silent = exchange(ngx, conf, sock, text, deadline, timeout)
-      if status then return result_of(status, headers, body, conf, conf.origin .. conf.prefix .. req.path) end
+      if status then return result_of(status, headers, body, conf, url) end
       sock:close()
       local kind = headers
       message = body

@@ -190,6 +190,7 @@ describe("driver_nginx in a real nginx", function()
       fake:script { path = STATUS, responses = { { status = 204 } } }
       local r = get(STATUS)
       assert.equal(204, r.result.status)
+      assert.is_true(r.result.empty)
       assert.is_nil(r.result.value)
       assert.is_nil(r.result.raw)
     end)
@@ -294,6 +295,17 @@ describe("driver_nginx in a real nginx", function()
       assert.equal(fake.url .. STATUS:gsub("status$", "state?x=1"), r.result.location)
     end)
 
+    it("follows none itself; the transport asks for the location with req.url", function()
+      fake:script { path = STATUS, responses = { { status = 302, redirect = "/moved" } } }
+      fake:script { path = "/moved", responses = { { json = { moved = true } } } }
+      local first = get(STATUS).result
+      local second = call({}, { url = first.location })
+      assert.is_true(second.result.value.moved)
+      assert.equal("/moved", fake:requests()[2].target)
+      assert.matches("req.url must be on the base URL's origin", call({}, { url = other.url .. "/moved" }).raised)
+      assert.equal(0, helpers.count_requests(other))
+    end)
+
     it("another origin, which receives nothing", function()
       fake:script { path = STATUS, responses = { { status = 301, redirect = other.url .. STATUS } } }
       local r = get(STATUS)
@@ -373,7 +385,7 @@ describe("driver_nginx in a real nginx", function()
         assert.is_nil(r.raised:find(TOKEN, 1, true))
       end
       for _, path in ipairs { "/a\r\nX-Evil: 1", "/a b", "/a\0" } do
-        assert.matches("req.path", call({}, { path = path }).raised)
+        assert.matches("the request target must hold no spaces or control characters", call({}, { path = path }).raised)
       end
       assert.equal(0, helpers.count_requests(fake))
     end)
