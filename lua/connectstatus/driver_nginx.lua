@@ -33,6 +33,11 @@ local function ngx_api()
   if type(ngx) == "table" and type(ngx.get_phase) == "function" then return ngx end
 end
 
+-- Whether this Lua state runs inside nginx (OpenResty's ngx API is there).
+function M.inside()
+  return ngx_api() ~= nil
+end
+
 -- True in the phases where cosockets work; false outside nginx and in init/init_worker/exit_worker
 -- (the caller blocks with libcurl there); raises in the phases where neither may run.
 function M.usable(level)

@@ -111,6 +111,50 @@ function M.compare()
   respond { result = result, same = status == result.status and same(body, result.value) }
 end
 
+-- A Confluent client of the public API on base (the fake's demo ids and credentials).
+local function confluent(base)
+  return require("connectstatus").confluent { api_key = "k", api_secret = "s", environment = "env-demo",
+    cluster = "lkc-demo", base_url = base, retry = { base = 0.05 } }
+end
+
+-- What a public-API call gave, for JSON: { value = } or { kind =, error = }.
+local function outcome(value, err)
+  if value ~= nil then return { value = value } end
+  return { kind = err.kind, error = tostring(err) }
+end
+
+-- GET /client?base=URL&op=status|wait&name=NAME&label=L: a public-API call (status, or a
+-- wait_for_state for RUNNING polling every 0.3 s), recorded like the reads.
+function M.client()
+  local args = ngx.req.get_uri_args()
+  local cc = confluent(args.base)
+  event(args.label or "client", "start")
+  local value, err
+  if args.op == "wait" then
+    value, err = require("connectstatus").wait_for_state(cc, args.name, "RUNNING", { interval = 0.3, timeout = 10 })
+  else
+    value, err = cc:status(args.name)
+  end
+  event(args.label or "client", "end")
+  cc:close()
+  respond(outcome(value, err))
+end
+
+-- A status read of orders-sink in the current phase, recorded under phases[name .. "_read"].
+function M.read_in_phase(name, base)
+  local ok, value, err = pcall(function()
+    local cc = confluent(base)
+    local status, problem = cc:status("orders-sink")
+    cc:close()
+    return status, problem
+  end)
+  if not ok then
+    M.phases[name .. "_read"] = "raised: " .. tostring(value)
+  else
+    M.phases[name .. "_read"] = value and value.connector.state or tostring(err)
+  end
+end
+
 -- GET /ping: answered at once, and recorded.
 function M.ping()
   event("ping", "end")
@@ -134,15 +178,18 @@ function M.record_phase(name)
   M.phases[name] = M.usable_here()
 end
 
--- In init_worker: usable() and a sleep there, which must block rather than raise "API disabled".
-function M.init_worker()
+-- In init_worker: usable() and a sleep there, which must block rather than raise "API disabled";
+-- with base (a fake's URL), a status read there and in a timer too.
+function M.init_worker(base)
   M.record_phase("init_worker")
   local ok, err = pcall(driver_nginx.sleep, 0.001)
   M.phases.init_worker_sleep = ok and "slept" or tostring(err)
+  if base then M.read_in_phase("init_worker", base) end
   ngx.timer.at(0, function()
     M.record_phase("timer")
     local slept, why = pcall(driver_nginx.sleep, 0.001)
     M.phases.timer_sleep = slept and "slept" or tostring(why)
+    if base then M.read_in_phase("timer", base) end
   end)
 end
 
