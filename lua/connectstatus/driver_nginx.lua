@@ -351,7 +351,8 @@ local function decode_json(body, max_depth)
   return core.json_decode(body, max_depth)
 end
 
-local function result_of(status, headers, body, conf, url)
+local function result_of(answer, conf, url)
+  local status, headers, body = answer.status, answer.headers, answer.body
   local r = {
     status = status, request_id = headers["x-request-id"], retry_after = headers["retry-after"],
   }
@@ -459,8 +460,8 @@ local function check_request(conf, req, level)
   return target, url
 end
 
--- Sends the request on sock and reads the answer: status, headers, body; or nil, kind, message and
--- whether nothing at all came back.
+-- Sends the request on sock and reads the answer: { status =, headers =, body = }; or nil, kind,
+-- message and whether nothing at all came back.
 local function exchange(ngx, conf, sock, text, deadline, timeout)
   local c = setmetatable({
     ngx = ngx, sock = sock, buf = "", parts = {}, body_len = 0, received = 0, deadline = deadline,
@@ -482,7 +483,7 @@ local function exchange(ngx, conf, sock, text, deadline, timeout)
   else
     sock:close()
   end
-  return status, headers, table.concat(c.parts)
+  return { status = status, headers = headers, body = table.concat(c.parts) }
 end
 
 function M.new(config, level)
@@ -517,12 +518,10 @@ function M.new(config, level)
     for attempt = 1, 2 do
       local sock, reused, message = connect(ngx, conf, deadline)
       if not sock then return nil, reused, message end
-      local status, headers, body, silent = exchange(ngx, conf, sock, text, deadline, timeout)
-      if status then return result_of(status, headers, body, conf, url) end
+      local answer, kind, problem, silent = exchange(ngx, conf, sock, text, deadline, timeout)
+      if answer then return result_of(answer, conf, url) end
       sock:close()
-      local kind = headers
-      message = body
-      if not (reused and silent and attempt == 1 and kind ~= "timeout") then return nil, kind, message end
+      if not (reused and silent and attempt == 1 and kind ~= "timeout") then return nil, kind, problem end
     end
   end
   return setmetatable(driver, {
