@@ -24,6 +24,8 @@ describe("driver_nginx outside nginx", function()
       { { base_url = "https://u:p@h" }, "option 'base_url' must look like" },
       { { base_url = "https://h:99999" }, "bad port" },
       { { base_url = "https://h", timeout = -1 }, "option 'timeout' must be a positive number" },
+      { { base_url = "https://h", timeout = "5" }, "option 'timeout' must be a number, got string" },
+      { { base_url = 42 }, "option 'base_url' must be a string, got number" },
       { { base_url = "https://h", stall_timeout = 0 / 0 }, "option 'stall_timeout' must be a positive number" },
       { { base_url = "https://h", max_body = 0 }, "option 'max_body' must be an integer" },
       { { base_url = "https://h", pool_size = 1.5 }, "option 'pool_size' must be an integer" },

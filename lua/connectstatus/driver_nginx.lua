@@ -60,15 +60,25 @@ end
 
 -- ---- construction ----
 
-local function check_type(value, expected, name, level)
-  if value ~= nil and type(value) ~= expected then
-    error(("option '%s' must be a %s, got %s"):format(name, expected, type(value)), level + 1)
+-- The type of every option and request field, checked once up front: a wrong one raises naming it.
+local OPTION_TYPES = {
+  base_url = "string", username = "string", password = "string", token = "string", headers = "table",
+  timeout = "number", connect_timeout = "number", stall_timeout = "number", max_body = "number",
+  max_depth = "number", pool_size = "number", keepalive_timeout = "number",
+}
+local REQUEST_TYPES = { path = "string", url = "string", body = "string", timeout = "number" }
+
+local function check_types(t, types, prefix, level)
+  for name, expected in pairs(types) do
+    local v = t[name]
+    if v ~= nil and type(v) ~= expected then
+      error(("%s'%s' must be a %s, got %s"):format(prefix, name, expected, type(v)), level + 1)
+    end
   end
 end
 
 local function positive(config, name, default, level)
   local v = config[name]
-  check_type(v, "number", name, level + 1)
   if v == nil then return default end
   if v ~= v or v <= 0 or v == math.huge then -- NaN too
     error(("option '%s' must be a positive number, got %s"):format(name, tostring(v)), level + 1)
@@ -78,7 +88,6 @@ end
 
 local function integer(config, name, default, low, high, level)
   local v = config[name]
-  check_type(v, "number", name, level + 1)
   if v == nil then return default end
   if not (v >= low and v <= high) or v ~= math.floor(v) then
     error(("option '%s' must be an integer from %d to %.0f, got %s"):format(name, low, high, tostring(v)), level + 1)
@@ -97,7 +106,6 @@ local UNSUPPORTED = {
 }
 
 local function parse_base_url(url, level)
-  check_type(url, "string", "base_url", level + 1)
   local scheme, authority, prefix = (url or ""):match("^(https?)://([^/?#@]+)([^?#]*)$")
   if not scheme or url:find("[%c%s]") or prefix:find("^[^/]") then
     error("option 'base_url' must look like http(s)://host[:port][/path] without credentials", level + 1)
@@ -116,7 +124,6 @@ end
 -- "Authorization: ..." or nil; the caller keeps it in a closure only.
 local function auth_line(config, level)
   for _, name in ipairs { "username", "password", "token" } do
-    check_type(config[name], "string", name, level + 1)
     if config[name] and not header_safe(config[name]) then
       error(("option '%s' contains CR, LF or NUL"):format(name), level + 1)
     end
@@ -130,7 +137,6 @@ local function auth_line(config, level)
 end
 
 local function header_lines(headers, level)
-  check_type(headers, "table", "headers", level + 1)
   local lines = {}
   for i, line in ipairs(headers or {}) do
     if type(line) ~= "string" or not header_safe(line) or not line:find("^[!#-'*+.0-9A-Z^_`a-z|~-]+:") then
@@ -438,18 +444,15 @@ end
 -- an absolute URL on the base URL's origin (a redirect the transport chose to follow).
 local function check_request(conf, req, level)
   if type(req) ~= "table" then error("driver:request expects a table", level + 1) end
+  check_types(req, REQUEST_TYPES, "req.", level + 1)
   if not METHODS[req.method] then error("req.method must be GET, PUT, POST, PATCH or DELETE", level + 1) end
-  check_type(req.body, "string", "req.body", level + 1)
-  check_type(req.timeout, "number", "req.timeout", level + 1)
   local target, url
   if req.url ~= nil then
-    check_type(req.url, "string", "req.url", level + 1)
     if req.url:sub(1, #conf.origin + 1) ~= conf.origin .. "/" then
       error("req.url must be on the base URL's origin " .. conf.origin, level + 1)
     end
     target, url = req.url:sub(#conf.origin + 1), req.url
   else
-    check_type(req.path, "string", "req.path", level + 1)
     if not req.path or req.path:sub(1, 1) ~= "/" then error("req.path must start with /", level + 1) end
     target = conf.prefix .. req.path
     url = conf.origin .. target
@@ -492,6 +495,7 @@ function M.new(config, level)
   for name, why in pairs(UNSUPPORTED) do
     if config[name] ~= nil then error(("option '%s' is not supported inside nginx: %s"):format(name, why), level) end
   end
+  check_types(config, OPTION_TYPES, "option ", level)
   local conf = parse_base_url(config.base_url, level)
   local auth = auth_line(config, level)
   conf.headers = header_lines(config.headers, level)
