@@ -41,6 +41,7 @@ build = {
     ["connectstatus.driver_curl"] = "lua/connectstatus/driver_curl.lua",
     ["connectstatus.driver_loop"] = "lua/connectstatus/driver_loop.lua",
     ["connectstatus.loop"] = "lua/connectstatus/loop.lua",
+    ["connectstatus.driver_nginx"] = "lua/connectstatus/driver_nginx.lua",
     ["connectstatus.confluent"] = "lua/connectstatus/confluent.lua",
     ["connectstatus.feldera"] = "lua/connectstatus/feldera.lua",
     ["connectstatus.pp"] = "lua/connectstatus/pp.lua",

@@ -44,7 +44,8 @@ describe("hardening", function()
 
   describe("rate-limit pacing", function()
     local function limited(reset)
-      return { status = 200, json = STATUS, headers = { ["X-RateLimit-Remaining"] = "0", ["X-RateLimit-Reset"] = reset } }
+      return { status = 200, json = STATUS,
+        headers = { ["X-RateLimit-Remaining"] = "0", ["X-RateLimit-Reset"] = reset } }
     end
 
     it("treats a reset beyond a day, or an epoch timestamp, as garbage: nothing sleeps on it", function()

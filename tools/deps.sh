@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, or, when not root, prints the one line to run.
 set -eu
+# OpenResty's Lua module for nginx-light (libnginx-mod-http-lua and friends) is never installed here: its
+# LuaJIT conflicts with the luajit package. tools/nginx.sh downloads and unpacks it under build/ instead.
 case "${1:-test}" in
   test)  pkgs="build-essential pkg-config lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua5.1 liblua5.1-0-dev
                 lua5.3 liblua5.3-dev libcurl4-openssl-dev

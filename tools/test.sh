@@ -13,17 +13,17 @@ record() { # name, status
   else failed=$((failed + 1)); echo "not ok - $1"; fi
 }
 
-run_busted() { # interpreter, build folder
-  tap="$out/$1.tap"
+run_busted() { # interpreter, build folder[, root, file pattern, name]
+  tap="$out/${5:-$1}.tap"
   # The interpreter runs busted itself: `busted --lua=` re-executes through a shell that splits
   # the search paths at their semicolons.
   "$1" "$(command -v busted)" -o TAP --lpath='lua/?.lua;lua/?/init.lua;spec/?.lua' --cpath="$2/?.so" \
-    spec >"$tap" 2>&1
+    --pattern="${4:-_spec}" "${3:-spec}" >"$tap" 2>&1
   cat "$tap"
   p=$(grep -c '^ok ' "$tap")
   f=$(grep -c '^not ok ' "$tap")
   [ "$p" -gt 0 ] || f=$((f + 1)) # a run that executed nothing is a failure
-  echo "$1: $p passed, $f failed"
+  echo "${5:-$1}: $p passed, $f failed"
   passed=$((passed + p))
   failed=$((failed + f))
 }
@@ -32,6 +32,14 @@ run_busted lua5.4 build/lua5.4
 run_busted luajit build/luajit
 run_busted lua5.1 build/lua5.1
 run_busted lua5.3 build/lua5.3
+
+# A real nginx (issue 11): Debian's nginx-light with OpenResty's Lua module unpacked under build/openresty
+# (tools/nginx.sh), running build/luajit's core.so; the specs in spec/nginx/*_ngx.lua drive it from Lua 5.4.
+sh tools/nginx.sh prepare >/dev/null 2>"$out/nginx_prepare.log"
+record "OpenResty's Lua module for Debian's nginx-light unpacked (tools/nginx.sh prepare)" $?
+run_busted lua5.4 build/lua5.4 spec/nginx _ngx nginx
+lua5.4 bench/w6_nginx.lua 1 1 >"$out/w6_smoke.log" 2>&1
+record "bench W6 smoke: both contenders answer under wrk in nginx (bench/w6_nginx.lua 1 1)" $?
 
 # Exactly one exported symbol.
 exported=$(nm -D --defined-only build/lua5.4/connectstatus/core.so | awk '$2 == "T" {print $3}')
@@ -54,7 +62,7 @@ record "luacheck clean" $?
 clang-format --dry-run --Werror csrc/*.c csrc/*.h fuzz/*.c tools/*.c bench/*.c >"$out/clang-format.log" 2>&1
 record "clang-format clean" $?
 
-for log in small_stack threads rock_check luacheck clang-format; do
+for log in nginx_prepare small_stack threads rock_check luacheck clang-format; do
   [ -s "$out/$log.log" ] && { echo "--- $log"; tail -n 20 "$out/$log.log"; }
 done
 echo "$passed passed, $failed failed"

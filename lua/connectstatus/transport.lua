@@ -15,6 +15,7 @@ local retry = require "connectstatus.retry"
 local loop = require "connectstatus.loop"
 local driver_curl = require "connectstatus.driver_curl"
 local driver_loop = require "connectstatus.driver_loop"
+local driver_nginx = require "connectstatus.driver_nginx"
 
 local M = {}
 
@@ -160,6 +161,18 @@ local function redactor(opts)
   end
 end
 
+-- Inside nginx (OpenResty), the cosocket driver for this client, made with the client so that the
+-- options cosockets cannot honour (cafile, capath, proxy) raise now; nil elsewhere.
+local function nginx_driver(opts, base_url, headers, level)
+  if not driver_nginx.inside() then return nil end
+  local config = { base_url = base_url, headers = headers }
+  for _, name in ipairs { "username", "password", "token", "timeout", "connect_timeout", "stall_timeout",
+    "max_body", "max_depth", "cafile", "capath", "proxy" } do
+    config[name] = opts[name]
+  end
+  return driver_nginx.new(config, level + 1)
+end
+
 -- opts: base_url, username/password or token, headers (extra "Name: value" lines), retry,
 -- rules ({ retry_500 =, retry_409 = }), driver, max_redirects, sleep, clock, random,
 -- allow_insecure_http, and the core's timeouts and limits.
@@ -185,6 +198,7 @@ function M.new(opts, level)
   return setmetatable({
     client = client,
     curl = driver_curl.new(client),
+    nginx = nginx_driver(opts, base_url, headers, level),
     driver_choice = check_driver(opts.driver, level),
     base_url = base_url,
     origin = base_url:match("^(%a+://[^/]*)"),
@@ -223,6 +237,12 @@ function Transport:driver()
   local choice, task = self.driver_choice, loop.current()
   if type(choice) == "table" then return choice end
   if choice == "curl" then return self.curl end
+  -- Levels: 1 here, 2 Transport:request, 3 the caller (the backend methods tail-call request).
+  if choice == "nginx" and not self.nginx then error("driver 'nginx' works inside OpenResty only", 3) end
+  -- In nginx: cosockets where they work, libcurl in init/init_worker, an error in set/filters/log.
+  if self.nginx and (choice == "nginx" or (choice == "auto" and not task)) and driver_nginx.usable(3) then
+    return self.nginx
+  end
   if task and (choice == "auto" or choice == "loop") then return driver_loop.new(task.loop, self.client) end
   if choice == "loop" then return private_loop_driver(self.client) end
   return self.curl
@@ -233,6 +253,7 @@ function Transport:sleeper()
   if self.sleep then return self.sleep end
   local task = loop.current()
   if task then return function(seconds) task.loop:sleep(seconds) end end
+  if self.nginx then return driver_nginx.sleep end -- ngx.sleep where it yields, blocking in init*
   return core.sleep
 end
 
