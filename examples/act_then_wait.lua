@@ -77,7 +77,8 @@ applied, err = cc:alter_offsets(name, offsets, { wait = wait_options(function(st
   return ("%s (requested at %s)"):format(st.status.phase, st.request.requested_at)
 end) })
 if not applied then finish(err.kind == "failed" and 1 or 3, err) end
-print(("   the request made at %s was APPLIED at %s"):format(applied.request.requested_at, tostring(applied.applied_at)))
+print(("   the request made at %s was APPLIED at %s"):format(applied.request.requested_at,
+  tostring(applied.applied_at)))
 local now = assert(cc:offsets(name)).offsets[1]
 print(("   %s/%s is now at %s"):format(now.partition.kafka_topic, tostring(now.partition.kafka_partition),
   tostring(now.offset.kafka_offset)))
