@@ -12,6 +12,10 @@ local function run(script, args)
   return code, out
 end
 
+local function assert_says(out, lines)
+  for _, want in ipairs(lines) do assert.matches(want, out, 1, true) end
+end
+
 describe("examples", function()
   it("wait_running.lua waits for orders-sink", function()
     local code, out = run("examples/wait_running.lua")
@@ -50,7 +54,7 @@ describe("examples", function()
   it("act_then_wait.lua pauses, resumes and rewinds offsets, waiting for each outcome", function()
     local code, out = run("examples/act_then_wait.lua")
     assert.equal(0, code, out)
-    for _, want in ipairs {
+    assert_says(out, {
       "(the bundled fake API)",
       "orders-sink is PAUSED; task 0 is PAUSED",
       "orders-sink is RUNNING; task 0 is RUNNING",
@@ -58,9 +62,7 @@ describe("examples", function()
       "PENDING_VALIDATION (requested at ",
       "orders/0 is now at 942",
       "act_then_wait done",
-    } do
-      assert.matches(want, out, 1, true)
-    end
+    })
     local requested = out:match("PENDING %(requested at (%S+)%)")
     assert.equal(requested, out:match("request made at (%S+) was APPLIED"))
   end)
@@ -74,7 +76,7 @@ describe("examples", function()
   it("tools/demo.lua runs the runbook and the act-then-wait scene against its own fake and stops it", function()
     local code, out = run("tools/demo.lua")
     assert.equal(0, code, out)
-    for _, want in ipairs {
+    assert_says(out, {
       "orders-sink is RUNNING; task 0 is RUNNING",
       "failed: connector s3-archive is FAILED",
       "the wait says: task 1 failed: org.apache.kafka.common.errors.RecordTooLargeException",
@@ -85,8 +87,6 @@ describe("examples", function()
       "orders/0 is now at 942",
       "act_then_wait done",
       "demo: the examples exited with 0; fake API stopped",
-    } do
-      assert.matches(want, out, 1, true)
-    end
+    })
   end)
 end)
