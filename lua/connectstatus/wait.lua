@@ -207,9 +207,11 @@ local function instant(s)
   return math.floor(at), s:match("%d%d:%d%d:%d%d[.,](%d+)") or ""
 end
 
+-- Epoch seconds as an instant to the microsecond (rounded first, so .9999999 carries over).
 local function epoch_instant(t)
-  local whole = math.floor(t)
-  return whole, ("%.6f"):format(t - whole):sub(3)
+  local us = math.floor(t * 1e6 + 0.5)
+  local whole = math.floor(us / 1e6)
+  return whole, ("%06d"):format(us - whole * 1e6)
 end
 
 -- -1, 0 or 1 as instant a is before, at (at the coarser precision) or after instant b.
