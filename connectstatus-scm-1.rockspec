@@ -5,10 +5,12 @@ source = {
   url = "git+https://example.invalid/connectstatus.git",
 }
 description = {
-  summary = "Read and wait on the status of Confluent Cloud Connect and Feldera connectors",
+  summary = "Read, change and wait on the state of Confluent Cloud Connect and Feldera connectors",
   detailed = [[
     A libcurl-backed client with an exact-integer JSON decoder in C, and the helpers runbooks need:
-    wait_for_state, wait_for_offset_phase, fleet health, rate-limit pacing, a CLI and a fake API.
+    actions that wait for their outcome in the same call (pause, resume, alter and reset offsets),
+    wait_for_state, wait_for_offset_phase, wait_for_completion, fleet health, rate-limit pacing, a
+    CLI and a fake API.
   ]],
   license = "MIT",
 }

@@ -285,6 +285,10 @@ static void cs_set_method(lua_State *L, cs_transfer *t, const char *method, cons
     for (i = 0; methods[i] != NULL && strcmp(methods[i], method) != 0; i++) {
     }
     if (methods[i] == NULL) luaL_error(L, "unsupported HTTP method '%s'", method);
+    /* libcurl silently sends a request again when its reused connection dies before an answer;
+       a POST or PATCH may have reached the server by then, so each gets a fresh connection, on
+       which libcurl never does that. */
+    curl_easy_setopt(t->curl, CURLOPT_FRESH_CONNECT, (i == 2 || i == 3) ? 1L : 0L);
     free(t->payload);
     t->payload = NULL;
     if (i == 0 && body == NULL) {

@@ -12,6 +12,10 @@ local function run(script, args)
   return code, out
 end
 
+local function assert_says(out, lines)
+  for _, want in ipairs(lines) do assert.matches(want, out, 1, true) end
+end
+
 describe("examples", function()
   it("wait_running.lua waits for orders-sink", function()
     local code, out = run("examples/wait_running.lua")
@@ -47,19 +51,42 @@ describe("examples", function()
     assert.matches("demo-pipeline.orders.backfill is done: " .. BIG .. " records", out, 1, true)
   end)
 
-  it("tools/demo.lua runs the runbook against its own fake and stops it", function()
+  it("act_then_wait.lua pauses, resumes and rewinds offsets, waiting for each outcome", function()
+    local code, out = run("examples/act_then_wait.lua")
+    assert.equal(0, code, out)
+    assert_says(out, {
+      "(the bundled fake API)",
+      "orders-sink is PAUSED; task 0 is PAUSED",
+      "orders-sink is RUNNING; task 0 is RUNNING",
+      "orders/0: 1042 -> 942",
+      "PENDING_VALIDATION (requested at ",
+      "orders/0 is now at 942",
+      "act_then_wait done",
+    })
+    local requested = out:match("PENDING %(requested at (%S+)%)")
+    assert.equal(requested, out:match("request made at (%S+) was APPLIED"))
+  end)
+
+  it("act_then_wait.lua exits 1 when a task is FAILED", function()
+    local code, out = run("examples/act_then_wait.lua", "datagen-orders")
+    assert.equal(1, code, out)
+    assert.matches("task 1 is FAILED", out, 1, true)
+  end)
+
+  it("tools/demo.lua runs the runbook and the act-then-wait scene against its own fake and stops it", function()
     local code, out = run("tools/demo.lua")
     assert.equal(0, code, out)
-    for _, want in ipairs {
+    assert_says(out, {
       "orders-sink is RUNNING; task 0 is RUNNING",
       "failed: connector s3-archive is FAILED",
       "the wait says: task 1 failed: org.apache.kafka.common.errors.RecordTooLargeException",
       "applied at 2024-02-20T15:14:20+0000",
       "total_records = " .. BIG .. ",",
       "runbook done",
-      "demo: runbook exited with 0; fake API stopped",
-    } do
-      assert.matches(want, out, 1, true)
-    end
+      "orders-sink is PAUSED; task 0 is PAUSED",
+      "orders/0 is now at 942",
+      "act_then_wait done",
+      "demo: the examples exited with 0; fake API stopped",
+    })
   end)
 end)

@@ -378,6 +378,27 @@ describe("waits", function()
       assert.equal("APPLIED", err.last.status.phase)
     end)
 
+    it("with request, waits for that request alone, whatever format and precision its stamp comes in", function()
+      local mine = { requested_at = "2024-02-20T15:14:19.250Z", type = "PATCH" }
+      local older = offsets("APPLIED", "2024-02-20T15:14:19.249Z")
+      local other_type = offsets("APPLIED", "2024-02-20T15:14:19.250Z")
+      other_type.request.type = "DELETE"
+      fake:set { connector = "pg-cdc", offsets = { older, other_type,
+        offsets("PENDING", "2024-02-20 15:14:19.25+00:00"), offsets("APPLIED", "2024-02-20T15:14:19Z") } }
+      local seen = {}
+      local st = assert(cc:wait_for_offset_phase("pg-cdc", "APPLIED", { request = mine, interval = 1,
+        on_poll = function(s) seen[#seen + 1] = s.status.phase end }))
+      assert.equal("2024-02-20T15:14:19Z", st.request.requested_at) -- whole seconds: the same instant
+      assert.same({ "APPLIED", "APPLIED", "PENDING", "APPLIED" }, seen)
+    end)
+
+    it("raises at once on a bad request option", function()
+      for _, bad in ipairs { "2024-02-20T15:14:19Z", {}, { requested_at = 5 }, { requested_at = "x", type = 1 } } do
+        assert.has_error(function() cc:wait_for_offset_phase("pg-cdc", "APPLIED", { request = bad }) end)
+      end
+      assert.equal(0, #fake:requests())
+    end)
+
     it("ends on not_found (no request yet) unless allow_missing", function()
       local _, err = cc:wait_for_offset_phase("orders-sink")
       assert.equal("not_found", err.kind)

@@ -1,6 +1,6 @@
 -- `make demo`: start the bundled fake Confluent Cloud + Feldera API on 127.0.0.1, run
--- examples/runbook.lua against it in a child interpreter, stop the server (also when the runbook
--- fails) and exit with the runbook's status.
+-- examples/runbook.lua and then the act-then-wait scene (examples/act_then_wait.lua) against it in
+-- child interpreters, stop the server (also when one fails) and exit with the first failing status.
 local root = (arg and arg[0] or ""):match("^(.*)/tools/[^/]*$") or "."
 local abi = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
 local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
@@ -19,7 +19,7 @@ local function execute(cmd)
   return code or (a and 0 or 1)
 end
 
-local function run_runbook(url)
+local function run_example(url, script)
   local env = {
     CONNECTSTATUS_BASE_URL = url, FELDERA_HOST = url,
     CONFLUENT_ENVIRONMENT_ID = "env-demo", CONFLUENT_KAFKA_CLUSTER_ID = "lkc-demo",
@@ -31,7 +31,7 @@ local function run_runbook(url)
   local setup = ("package.path=%q .. package.path package.cpath=%q .. package.cpath"):format(lua_path, lua_cpath)
   parts[#parts + 1] = shell_quote(arg[-1] or abi)
   parts[#parts + 1] = "-e " .. shell_quote(setup)
-  parts[#parts + 1] = shell_quote(root .. "/examples/runbook.lua")
+  parts[#parts + 1] = shell_quote(root .. "/examples/" .. script)
   return execute(table.concat(parts, " "))
 end
 
@@ -42,11 +42,12 @@ if not ok_start then
 end
 print("demo: fake Confluent Cloud + Feldera API on " .. fake.url .. " (environment env-demo, cluster lkc-demo)")
 io.stdout:flush() -- before the runbook's own output, also in a pipe
-local ok, status = pcall(run_runbook, fake.url)
+local ok, status = pcall(run_example, fake.url, "runbook.lua")
+if ok and status == 0 then ok, status = pcall(run_example, fake.url, "act_then_wait.lua") end
 fake:stop()
 if not ok then
   io.stderr:write("demo: ", tostring(status), "\n")
   os.exit(1)
 end
-print(("demo: runbook exited with %d; fake API stopped"):format(status))
+print(("demo: the examples exited with %d; fake API stopped"):format(status))
 os.exit(status)

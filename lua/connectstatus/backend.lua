@@ -93,10 +93,12 @@ end
 
 -- Sends one write (body: a Lua value sent as JSON, or nil) and returns the API's answer (true for
 -- an empty 2xx); with wait_opts, returns what outcome(answer, wait_opts) returns instead: act,
--- then wait for the outcome, in one call.
-function Base:act(method, target, body, wait_opts, outcome)
-  local answer, err = self.transport:request(method, target,
-    { body = body ~= nil and core.json_encode(body) or nil, expect = "any" })
+-- then wait for the outcome, in one call. call: checked call options (timeout, expect; see M.call).
+function Base:act(method, target, body, wait_opts, outcome, call)
+  local answer, err = self.transport:request(method, target, {
+    body = body ~= nil and core.json_encode(body) or nil,
+    expect = call and call.expect or "any", timeout = call and call.timeout,
+  })
   if answer == nil then return nil, err end
   if not wait_opts then return answer end
   return outcome(answer, wait_opts)

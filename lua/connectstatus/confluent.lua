@@ -1,6 +1,9 @@
--- Backend for Confluent Cloud Connect v1: connector status, tasks, the list with expansions and
--- the status of an alter-offsets request.
+-- Backend for Confluent Cloud Connect v1: connector status, tasks, the list with expansions,
+-- offsets and the status of an alter-offsets request; and the actions (pause, resume, alter and
+-- reset offsets), each of which can wait for its outcome in the same call.
 local backend = require "connectstatus.backend"
+local core = require "connectstatus.core"
+local errors = require "connectstatus.errors"
 local path = require "connectstatus.path"
 
 local M = {}
@@ -45,8 +48,9 @@ function M.new(opts)
   return self
 end
 
-function Confluent:connector_path(name, suffix)
-  return self.prefix .. "/" .. path.segment(name, "connector name", 3) .. suffix
+-- level: where a bad name raises, counted from connector_path's caller (default: its caller).
+function Confluent:connector_path(name, suffix, level)
+  return self.prefix .. "/" .. path.segment(name, "connector name", (level or 2) + 1) .. suffix
 end
 
 function Confluent:status(name, opts)
@@ -83,12 +87,170 @@ function Confluent:list(opts)
   return self:get(self.prefix .. query, backend.call(rest, query == "" and "array" or "object", 2))
 end
 
+function Confluent:offsets(name, opts)
+  return self:get(self:connector_path(name, "/offsets"), backend.call(opts, "object", 2))
+end
+
 function Confluent:wait_for_state(name, target, opts)
   return require("connectstatus.wait").wait_for_state(self, name, target, opts)
 end
 
 function Confluent:wait_for_offset_phase(name, phase, opts)
   return require("connectstatus.wait").wait_for_offset_phase(self, name, phase, opts)
+end
+
+-- ---- actions ----
+
+-- An action's call options and wait options from its opts: without a wait, opts holds only
+-- wait = false/nil and the call's timeout; with one, the wait's options (see backend.wait_options).
+local function action_options(opts, level)
+  level = level + 1
+  local wait_opts = backend.wait_options(opts, nil, level)
+  if wait_opts then return { expect = "any" }, wait_opts end
+  local rest = {}
+  for k, v in pairs(opts or {}) do
+    if k ~= "wait" then rest[k] = v end
+  end
+  return backend.call(rest, "any", level), nil
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
+-- Sends the write, then (with wait options) waits for its outcome, one timeout bounding both:
+-- the write gets the wait's timeout as its own and the wait what is left of it afterwards, on
+-- the wait's clock. outcome(answer, wait_opts) runs the wait.
+local function send(self, method, target, body, call, wait_opts, outcome)
+  if not wait_opts then return self:act(method, target, body, nil, nil, call) end
+  local clock = wait_opts.clock or self.transport.clock
+  local timeout = wait_opts.timeout or require("connectstatus.wait").DEFAULT_TIMEOUT
+  call.timeout = timeout > 0 and timeout or nil
+  local started = clock()
+  return self:act(method, target, body, wait_opts, function(answer)
+    local left = copy(wait_opts)
+    left.timeout = math.max(timeout - (clock() - started), 0)
+    return outcome(answer, left)
+  end, call)
+end
+
+-- pause and resume; level 3 is the user's line (public method, then this).
+local function state_action(self, verb, name, target, opts)
+  local url = self:connector_path(name, "/" .. verb, 3)
+  local call, wait_opts = action_options(opts, 3)
+  local wait = require "connectstatus.wait"
+  if wait_opts then wait.check(3, "wait_for_state", self, "status", name, target, wait_opts) end
+  local result, err = send(self, "PUT", url, nil, call, wait_opts, function(_, w)
+    return wait.wait_for_state(self, name, target, w)
+  end)
+  return result, err
+end
+
+-- PUT .../pause, asynchronous on the server. Returns true (the API's empty 202); with opts.wait,
+-- waits until the connector and every task are PAUSED and returns that status.
+function Confluent:pause(name, opts)
+  local result, err = state_action(self, "pause", name, "PAUSED", opts)
+  return result, err
+end
+
+-- PUT .../resume: the same, waiting for RUNNING.
+function Confluent:resume(name, opts)
+  local result, err = state_action(self, "resume", name, "RUNNING", opts)
+  return result, err
+end
+
+local OFFSETS_SHAPE = "{ partition = { ... }, offset = { ... } }"
+
+-- A table of named fields (a JSON object with at least one member).
+local function is_object(v)
+  if type(v) ~= "table" or next(v) == nil then return false end
+  for k in pairs(v) do
+    if type(k) ~= "string" then return false end
+  end
+  return true
+end
+
+local function check_entry(i, entry, level)
+  if type(entry) ~= "table" then
+    error(("offsets[%d] must be %s, got %s"):format(i, OFFSETS_SHAPE, type(entry)), level + 1)
+  end
+  for k in pairs(entry) do
+    if k ~= "partition" and k ~= "offset" then
+      error(("offsets[%d] has an unknown field '%s' (expected %s)"):format(i, tostring(k), OFFSETS_SHAPE), level + 1)
+    end
+  end
+  for _, field in ipairs { "partition", "offset" } do
+    if not is_object(entry[field]) then
+      error(("offsets[%d].%s must be a table of named fields (the connector's own, e.g. kafka_topic and " ..
+        "kafka_partition, kafka_offset for a sink), got %s"):format(i, field, type(entry[field])), level + 1)
+    end
+  end
+end
+
+-- offsets: a non-empty list of { partition = {...}, offset = {...} }, the fields of which depend
+-- on the connector (see the API's AlterOffsetRequest). The JSON body, or a raise naming the fault.
+local function offsets_body(kind, offsets, level)
+  level = level + 1
+  local body = { type = kind }
+  if offsets == nil and kind == "DELETE" then return body end
+  if type(offsets) ~= "table" or offsets[1] == nil then
+    error(("offsets must be a non-empty list of %s%s, got %s"):format(OFFSETS_SHAPE,
+      kind == "DELETE" and " (or nil to reset them all)" or "", type(offsets)), level)
+  end
+  local n = #offsets
+  for k in pairs(offsets) do
+    if type(k) ~= "number" or k < 1 or k > n or k % 1 ~= 0 then
+      error("offsets must be a list (keys 1.." .. n .. "), got the key " .. tostring(k), level)
+    end
+  end
+  for i = 1, n do check_entry(i, offsets[i], level) end
+  body.offsets = offsets
+  local ok, why = pcall(core.json_encode, body)
+  if not ok then error("offsets cannot be sent as JSON: " .. tostring(why):gsub("^[^\n]-:%d+: ", ""), level) end
+  return body
+end
+
+-- The accepted request's stamp, which the wait matches: the server's clock, never ours.
+local function wait_for_request(self, name, accepted, w)
+  if type(accepted) ~= "table" or type(accepted.requested_at) ~= "string" or accepted.requested_at == "" then
+    return nil, errors.new("decode", "the API accepted the offsets request of " .. name ..
+      " without a requested_at to wait on", { body = accepted })
+  end
+  w.request = { requested_at = accepted.requested_at, type = type(accepted.type) == "string" and accepted.type or nil }
+  return require("connectstatus.wait").wait_for_offset_phase(self, name, "APPLIED", w)
+end
+
+local function offsets_action(self, kind, name, offsets, opts)
+  local url = self:connector_path(name, "/offsets/request", 3)
+  local body = offsets_body(kind, offsets, 3)
+  local call, wait_opts = action_options(opts, 3)
+  if wait_opts then
+    -- The request to match comes with the answer; a stand-in lets the rest be checked now.
+    local probe = copy(wait_opts)
+    probe.request = { requested_at = "1970-01-01T00:00:00Z" }
+    require("connectstatus.wait").check(3, "wait_for_offset_phase", self, "offset_request_status", name,
+      "APPLIED", probe)
+  end
+  call.expect = "object"
+  local result, err = send(self, "POST", url, body, call, wait_opts, function(accepted, w)
+    return wait_for_request(self, name, accepted, w)
+  end)
+  return result, err
+end
+
+-- POST .../offsets/request of type PATCH. Returns the accepted request (with its requested_at);
+-- with opts.wait, waits for that request to be APPLIED and returns its final status.
+function Confluent:alter_offsets(name, offsets, opts)
+  local result, err = offsets_action(self, "PATCH", name, offsets, opts)
+  return result, err
+end
+
+-- The same with type DELETE: offsets nil resets them all.
+function Confluent:reset_offsets(name, offsets, opts)
+  local result, err = offsets_action(self, "DELETE", name, offsets, opts)
+  return result, err
 end
 
 function Confluent:describe()

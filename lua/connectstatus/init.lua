@@ -63,6 +63,14 @@ function M.wait_for_end_of_input(client, pipeline, table_name, connector, opts)
   return require("connectstatus.wait").wait_for_end_of_input(client, pipeline, table_name, connector, opts)
 end
 
+-- Checked here, so that a wrong argument names the caller's line (this is not a tail call).
+function M.wait_for_completion(client, pipeline, token, opts)
+  local wait = require "connectstatus.wait"
+  wait.check(2, "wait_for_completion", client, "completion_status", pipeline, token, opts)
+  local answer, err = wait.wait_for_completion(client, pipeline, token, opts)
+  return answer, err
+end
+
 function M.health(status)
   return require("connectstatus.health").health(status)
 end

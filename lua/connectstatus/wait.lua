@@ -209,14 +209,65 @@ end
 
 -- ---- offsets request phase ----
 
-local function judge_phase(name, phase, since)
+-- A timestamp as whole epoch seconds and its fraction digits ("" when it has none), so that two
+-- timestamps compare at the coarser of their two precisions.
+local function instant(s)
+  local at = timefmt.parse(s)
+  if not at then return nil end
+  return math.floor(at), s:match("%d%d:%d%d:%d%d[.,](%d+)") or ""
+end
+
+-- Epoch seconds as an instant to the microsecond (rounded first, so .9999999 carries over).
+local function epoch_instant(t)
+  local us = math.floor(t * 1e6 + 0.5)
+  local whole = math.floor(us / 1e6)
+  return whole, ("%06d"):format(us - whole * 1e6)
+end
+
+-- -1, 0 or 1 as instant a is before, at (at the coarser precision) or after instant b.
+local function compare_instants(a_sec, a_frac, b_sec, b_frac)
+  if a_sec ~= b_sec then return a_sec < b_sec and -1 or 1 end
+  local n = math.min(#a_frac, #b_frac)
+  local x, y = a_frac:sub(1, n), b_frac:sub(1, n)
+  if x == y then return 0 end
+  return x < y and -1 or 1
+end
+
+-- Whether the status shows another request than the one waited for: "older" keeps the wait
+-- going (the API still shows the previous request), "newer" means ours was replaced.
+local function other_request(mine, shown)
+  local order = 0
+  if shown.requested_at ~= mine.requested_at then
+    local sec, frac = instant(shown.requested_at)
+    if not sec or not mine.sec then return "older" end
+    order = compare_instants(sec, frac, mine.sec, mine.frac)
+  end
+  if order > 0 then return "newer" end
+  if order < 0 or (mine.type and shown.type ~= nil and shown.type ~= mine.type) then return "older" end
+  return nil
+end
+
+-- A request older than since, at the precision its requested_at carries: a whole-second stamp
+-- in the same second as since may be the one sent after it, so it counts as not older.
+local function before_since(shown, since)
+  local sec, frac = instant(shown.requested_at)
+  return not sec or compare_instants(sec, frac, since.sec, since.frac) < 0
+end
+
+local function superseded(name, st, mine)
+  return errors.new("failed", ("the offsets request of %s requested at %s was superseded by one requested at %s")
+    :format(name, mine.requested_at, tostring(st.request.requested_at)), { last = st, superseded = true })
+end
+
+local function judge_phase(name, phase, since, mine)
   return function(st)
     local request = type(st.request) == "table" and st.request or {}
-    if since then
-      -- Timestamps come at whole-second precision, so `since` is compared at that precision too.
-      local at = timefmt.parse(request.requested_at)
-      if not at or at < math.floor(since) then return "pending" end
+    if mine then
+      local other = other_request(mine, request)
+      if other == "newer" then return "failed", superseded(name, st, mine) end
+      if other then return "pending" end
     end
+    if since and before_since(request, since) then return "pending" end
     local status = type(st.status) == "table" and st.status or {}
     if status.phase == phase then return "done" end
     if status.phase == "FAILED" then
@@ -233,6 +284,27 @@ local function describe_phase(st)
   return tostring(phase) .. (at and " (requested at " .. tostring(at) .. ")" or "")
 end
 
+-- The request to match (option 'request': the accepted request, or { requested_at =, type = }).
+local function check_request(request)
+  if request == nil then return nil end
+  if type(request) ~= "table" or type(request.requested_at) ~= "string" or request.requested_at == "" then
+    error("option 'request' must be a table with the requested_at the API answered, got " .. type(request), 3)
+  end
+  if request.type ~= nil and type(request.type) ~= "string" then
+    error("option 'request': type must be a string, got " .. type(request.type), 3)
+  end
+  local sec, frac = instant(request.requested_at)
+  return { requested_at = request.requested_at, type = request.type, sec = sec, frac = frac }
+end
+
+local function check_since(since)
+  if since == nil then return nil end
+  local at = timefmt.to_epoch(since, "option 'since'", 3)
+  local sec, frac
+  if type(since) == "string" then sec, frac = instant(since) else sec, frac = epoch_instant(at) end
+  return { sec = sec, frac = frac }
+end
+
 function M.wait_for_offset_phase(client, name, phase, opts)
   check_client(client, "offset_request_status")
   check_string(name, "connector name")
@@ -240,10 +312,11 @@ function M.wait_for_offset_phase(client, name, phase, opts)
   check_string(phase, "phase")
   local s
   s, opts = loop_settings(client, opts)
-  local since = opts.since ~= nil and timefmt.to_epoch(opts.since, "option 'since'", 2) or nil
+  local since = check_since(opts.since)
+  local mine = check_request(opts.request)
   return run(s, {
     read = function(call) return client:offset_request_status(name, call) end,
-    judge = judge_phase(name, phase, since),
+    judge = judge_phase(name, phase, since, mine),
     describe = describe_phase,
     what = "the offsets request of " .. name, goal = phase,
   })
@@ -280,6 +353,49 @@ function M.wait_for_end_of_input(client, pipeline, table_name, connector, opts)
     describe = describe_input,
     what = ("input connector %s.%s.%s"):format(pipeline, table_name, connector), goal = "at end of input",
   })
+end
+
+-- ---- Feldera completion token ----
+
+local function judge_completion(answer)
+  if answer.status == "complete" then return "done" end
+  return "pending" -- "inprogress", and any status this library does not know yet
+end
+
+local function describe_completion(answer)
+  return "status=" .. tostring(answer.status)
+end
+
+-- Done when everything the connector had ingested when the token was taken is processed. An
+-- unknown or expired token (a 4xx) ends the wait at once, like any read the client would not repeat.
+function M.wait_for_completion(client, pipeline, token, opts)
+  check_client(client, "completion_status")
+  check_string(pipeline, "pipeline")
+  check_string(token, "completion token")
+  local s = loop_settings(client, opts)
+  return run(s, {
+    read = function(call) return client:completion_status(pipeline, token, call) end,
+    judge = judge_completion,
+    describe = describe_completion,
+    what = "the completion token of pipeline " .. pipeline, goal = "complete",
+  })
+end
+
+-- ---- checking a wait's arguments before acting ----
+
+local STOP = setmetatable({}, { __tostring = function() return "connectstatus.wait: stopped before reading" end })
+
+-- Raises, at level, what the wait named wait_name would raise for these arguments, and sends
+-- nothing: the wait runs against a stand-in for the client whose first read stops it. An action
+-- checks its wait this way before its write goes out, by the very checks the wait makes.
+function M.check(level, wait_name, client, read_method, ...)
+  local stand_in = client -- not a client: the wait raises on it before reading
+  if type(client) == "table" and type(client[read_method]) == "function" then
+    stand_in = setmetatable({ [read_method] = function() error(STOP, 0) end }, { __index = client })
+  end
+  local ok, err = pcall(M[wait_name], stand_in, ...)
+  if ok or err == STOP then return end
+  error((tostring(err):gsub("^[^\n]-:%d+: ", "")), level + 1)
 end
 
 return M
