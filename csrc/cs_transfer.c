@@ -278,24 +278,24 @@ static void cs_set_url(lua_State *L, cs_transfer *t, const char *target, size_t 
     curl_easy_setopt(t->curl, CURLOPT_URL, t->url);
 }
 
-static void cs_set_method(lua_State *L, cs_transfer *t, const char *method, const char *body,
-                          size_t blen) {
+/* Sets the verb and body; returns whether the exchange needs a fresh connection. libcurl
+ * silently sends a request again when its reused connection dies before an answer; a POST or
+ * PATCH may have reached the server by then, so each gets a fresh connection, on which libcurl
+ * never does that. */
+static int cs_set_method(lua_State *L, cs_transfer *t, const char *method, const char *body,
+                         size_t blen) {
     static const char *const methods[] = {"GET", "PUT", "POST", "PATCH", "DELETE", NULL};
     int i;
     for (i = 0; methods[i] != NULL && strcmp(methods[i], method) != 0; i++) {
     }
     if (methods[i] == NULL) luaL_error(L, "unsupported HTTP method '%s'", method);
-    /* libcurl silently sends a request again when its reused connection dies before an answer;
-       a POST or PATCH may have reached the server by then, so each gets a fresh connection, on
-       which libcurl never does that. */
-    curl_easy_setopt(t->curl, CURLOPT_FRESH_CONNECT, (i == 2 || i == 3) ? 1L : 0L);
     free(t->payload);
     t->payload = NULL;
     if (i == 0 && body == NULL) {
         curl_easy_setopt(t->curl, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(t->curl, CURLOPT_CUSTOMREQUEST, NULL);
         curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER, t->client->headers);
-        return;
+        return 0;
     }
     t->payload = (char *)malloc(blen + 1);
     if (t->payload == NULL) luaL_error(L, "out of memory");
@@ -306,6 +306,7 @@ static void cs_set_method(lua_State *L, cs_transfer *t, const char *method, cons
     curl_easy_setopt(t->curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(t->curl, CURLOPT_HTTPHEADER,
                      body != NULL ? t->client->json_headers : t->client->headers);
+    return i == 2 || i == 3;
 }
 
 /* Clears what the last exchange left; with fresh, the next one opens a new connection. */
@@ -328,15 +329,16 @@ static int cs_l_transfer_start(lua_State *L) {
     const char *target = luaL_checklstring(L, 3, &tlen);
     const char *body = luaL_optlstring(L, 4, NULL, &blen);
     lua_Number timeout = luaL_checknumber(L, 5);
+    int fresh;
     luaL_argcheck(L, timeout > 0 && timeout <= 86400, 5, "timeout must be in (0, 86400] seconds");
     if (t->busy) return luaL_error(L, "transfer already in flight");
     if (!t->client->open) return luaL_error(L, "attempt to use a closed connectstatus client");
     cs_set_url(L, t, target, tlen, lua_toboolean(L, 6));
-    cs_set_method(L, t, method, body, blen);
+    fresh = cs_set_method(L, t, method, body, blen);
     curl_easy_setopt(t->curl, CURLOPT_TIMEOUT_MS,
                      cs_ms(timeout) < t->client->timeout_ms ? cs_ms(timeout)
                                                             : t->client->timeout_ms);
-    cs_reset_exchange(t, 0);
+    cs_reset_exchange(t, fresh);
     t->resent = 0;
     t->busy = 1;
     return 0;
@@ -471,7 +473,7 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
     if (t->rc != CURLE_COULDNT_CONNECT || !s->exhausted) return 0;
     s->exhausted = 0;
     lua_gc(L, LUA_GCCOLLECT, 0);
-    cs_reset_exchange(t, 0);
+    cs_reset_exchange(t, t->fresh);
     return 1;
 }
 
