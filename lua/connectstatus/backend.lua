@@ -10,6 +10,7 @@ local M = {}
 local TRANSPORT_OPTIONS = {
   "base_url", "timeout", "connect_timeout", "stall_timeout", "max_body", "max_depth", "max_redirects",
   "cafile", "capath", "proxy", "retry", "sleep", "clock", "random", "allow_insecure_http", "driver",
+  "pool_size", "keepalive_timeout", -- nginx cosockets only
 }
 
 local Base = {}

@@ -167,7 +167,7 @@ local function nginx_driver(opts, base_url, headers, level)
   if not driver_nginx.inside() then return nil end
   local config = { base_url = base_url, headers = headers }
   for _, name in ipairs { "username", "password", "token", "timeout", "connect_timeout", "stall_timeout",
-    "max_body", "max_depth", "cafile", "capath", "proxy" } do
+    "max_body", "max_depth", "cafile", "capath", "proxy", "pool_size", "keepalive_timeout" } do
     config[name] = opts[name]
   end
   return driver_nginx.new(config, level + 1)
@@ -180,6 +180,7 @@ function M.new(opts, level)
   level = (level or 1) + 1
   for name, expected in pairs(CORE_OPTIONS) do check_type(opts[name], expected, name, level) end
   for _, name in ipairs { "sleep", "clock", "random" } do check_type(opts[name], "function", name, level) end
+  for _, name in ipairs { "pool_size", "keepalive_timeout" } do check_type(opts[name], "number", name, level) end
   local has_credentials = opts.username ~= nil or opts.token ~= nil
   local base_url, host = M.check_base_url(opts.base_url, has_credentials, opts.allow_insecure_http, level)
   local scheme = base_url:match("^(%a+)")
