@@ -43,6 +43,7 @@ build = {
     ["connectstatus.loop"] = "lua/connectstatus/loop.lua",
     ["connectstatus.confluent"] = "lua/connectstatus/confluent.lua",
     ["connectstatus.feldera"] = "lua/connectstatus/feldera.lua",
+    ["connectstatus.kafka_connect"] = "lua/connectstatus/kafka_connect.lua",
     ["connectstatus.pp"] = "lua/connectstatus/pp.lua",
     ["connectstatus.timefmt"] = "lua/connectstatus/timefmt.lua",
     ["connectstatus.wait"] = "lua/connectstatus/wait.lua",
