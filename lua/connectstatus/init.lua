@@ -1,6 +1,6 @@
--- connectstatus: read and wait on the status of data-pipeline connectors (Confluent Cloud Connect,
--- self-managed Apache Kafka Connect, Feldera) from Lua, blocking or inside a cs.loop that never blocks its host. This is the public
--- face; each concern lives in its own module beside it.
+-- connectstatus: read, change and wait on the state of data-pipeline connectors (Confluent Cloud
+-- Connect, self-managed Apache Kafka Connect, Feldera) from Lua, blocking or inside a cs.loop that
+-- never blocks its host. This is the public face; each concern lives in its own module beside it.
 local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
 

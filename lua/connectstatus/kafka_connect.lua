@@ -146,7 +146,7 @@ end
 
 -- ---- reads ----
 
-function KafkaConnect:connector_path(name, suffix)
+local function connector_path(name, suffix)
   return "/connectors/" .. path.segment(name, "connector name", 3) .. suffix
 end
 
@@ -171,28 +171,28 @@ function KafkaConnect:info(opts)
 end
 
 function KafkaConnect:status(name, opts)
-  return self:get(self:connector_path(name, "/status"), backend.call(opts, "object", 2))
+  return self:get(connector_path(name, "/status"), backend.call(opts, "object", 2))
 end
 
 function KafkaConnect:tasks(name, opts)
-  return self:get(self:connector_path(name, "/tasks"), backend.call(opts, "array", 2))
+  return self:get(connector_path(name, "/tasks"), backend.call(opts, "array", 2))
 end
 
 function KafkaConnect:task_status(name, id, opts)
-  local target = self:connector_path(name, "/tasks/" .. task_segment(id) .. "/status")
+  local target = connector_path(name, "/tasks/" .. task_segment(id) .. "/status")
   return self:get(target, backend.call(opts, "object", 2))
 end
 
 function KafkaConnect:connector(name, opts)
-  return self:get(self:connector_path(name, ""), backend.call(opts, "object", 2))
+  return self:get(connector_path(name, ""), backend.call(opts, "object", 2))
 end
 
 function KafkaConnect:offsets(name, opts)
-  return self:gated_get("offsets", self:connector_path(name, "/offsets"), backend.call(opts, "object", 2))
+  return self:gated_get("offsets", connector_path(name, "/offsets"), backend.call(opts, "object", 2))
 end
 
 function KafkaConnect:topics(name, opts)
-  return self:gated_get("topics", self:connector_path(name, "/topics"), backend.call(opts, "object", 2))
+  return self:gated_get("topics", connector_path(name, "/topics"), backend.call(opts, "object", 2))
 end
 
 -- ---- the list ----
@@ -282,7 +282,9 @@ local function check_keys(opts, own, waits, level)
     if expected and type(v) ~= expected then
       error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level + 1)
     end
-    if expected == "number" and (v ~= v or v < 0) then error(("option '%s' must not be negative"):format(key), level + 1) end
+    if expected == "number" and (v ~= v or v < 0) then
+      error(("option '%s' must not be negative"):format(key), level + 1)
+    end
   end
 end
 
@@ -323,12 +325,16 @@ local RESTART_OWN = { include_tasks = "boolean", only_failed = "boolean" }
 
 -- POST restart: true (204) without flags; with either flag, the 202 status body in which the
 -- restarting instances show RESTARTING. With wait: the connector and every task RUNNING.
+-- only_failed restarts the failed tasks too unless include_tasks = false: a FAILED task under a
+-- RUNNING connector is what "restart what failed" is for.
 function KafkaConnect:restart(name, opts)
-  local target = self:connector_path(name, "/restart")
+  local target = connector_path(name, "/restart")
   local wait_opts
   wait_opts, opts = action_options(opts, RESTART_OWN, 2)
+  local include_tasks = opts.include_tasks
+  if include_tasks == nil then include_tasks = opts.only_failed end
   local query = {}
-  if opts.include_tasks then query[#query + 1] = "includeTasks=true" end
+  if include_tasks then query[#query + 1] = "includeTasks=true" end
   if opts.only_failed then query[#query + 1] = "onlyFailed=true" end
   if #query > 0 then target = target .. "?" .. table.concat(query, "&") end
   return self:simple_action("POST", target, #query > 0 and "restart_flags" or nil, wait_opts,
@@ -337,24 +343,25 @@ end
 
 -- POST restart of one task: true. With wait: the connector and that task RUNNING.
 function KafkaConnect:restart_task(name, id, opts)
-  local target = self:connector_path(name, "/tasks/" .. task_segment(id) .. "/restart")
+  local target = connector_path(name, "/tasks/" .. task_segment(id) .. "/restart")
   local wait_opts = action_options(opts, nil, 2)
-  return self:simple_action("POST", target, nil, wait_opts, self:until_state(name, "RUNNING", { task = tonumber(id) }))
+  local outcome = self:until_state(name, "RUNNING", { task = tonumber(id) })
+  return self:simple_action("POST", target, nil, wait_opts, outcome)
 end
 
 function KafkaConnect:pause(name, opts)
-  local target = self:connector_path(name, "/pause")
+  local target = connector_path(name, "/pause")
   return self:simple_action("PUT", target, nil, action_options(opts, nil, 2), self:until_state(name, "PAUSED"))
 end
 
 function KafkaConnect:resume(name, opts)
-  local target = self:connector_path(name, "/resume")
+  local target = connector_path(name, "/resume")
   return self:simple_action("PUT", target, nil, action_options(opts, nil, 2), self:until_state(name, "RUNNING"))
 end
 
 -- With wait: done when the connector is STOPPED (a stopped connector has no tasks).
 function KafkaConnect:stop(name, opts)
-  local target = self:connector_path(name, "/stop")
+  local target = connector_path(name, "/stop")
   return self:simple_action("PUT", target, "stop", action_options(opts, nil, 2), self:until_state(name, "STOPPED"))
 end
 
@@ -362,7 +369,7 @@ local function is_object(v)
   return type(v) == "table" and v[1] == nil and getmetatable(v) ~= core.json_array_mt
 end
 
--- The PATCH body { offsets = [ { partition = {...}, offset = {...} | null }, ... ] }.
+-- The PATCH body { offsets = [ { partition = {...}, offset = {...} }, ... ] }.
 local function offsets_body(offsets)
   local problem = "offsets must be a non-empty list of { partition = {...}, offset = {...} }"
   if type(offsets) ~= "table" or #offsets == 0 then error(problem, 3) end
@@ -371,8 +378,7 @@ local function offsets_body(offsets)
     if type(key) ~= "number" or key < 1 or key > #offsets or key ~= math.floor(key) then error(problem, 3) end
   end
   for i, entry in ipairs(offsets) do
-    local ok = type(entry) == "table" and is_object(entry.partition)
-      and (is_object(entry.offset) or entry.offset == core.null)
+    local ok = type(entry) == "table" and is_object(entry.partition) and is_object(entry.offset)
     for key in pairs(type(entry) == "table" and entry or {}) do
       ok = ok and (key == "partition" or key == "offset")
     end
@@ -404,13 +410,13 @@ function KafkaConnect:change_offsets(method, name, target, body, wait_opts)
 end
 
 function KafkaConnect:alter_offsets(name, offsets, opts)
-  local target = self:connector_path(name, "/offsets")
+  local target = connector_path(name, "/offsets")
   local body = offsets_body(offsets)
   return self:change_offsets("PATCH", name, target, body, (action_options(opts, nil, 2)))
 end
 
 function KafkaConnect:reset_offsets(name, opts)
-  local target = self:connector_path(name, "/offsets")
+  local target = connector_path(name, "/offsets")
   return self:change_offsets("DELETE", name, target, nil, (action_options(opts, nil, 2)))
 end
 
