@@ -1,6 +1,6 @@
--- `make demo`: start the bundled fake Confluent Cloud + Feldera API on 127.0.0.1, run
--- examples/runbook.lua against it in a child interpreter, stop the server (also when the runbook
--- fails) and exit with the runbook's status.
+-- `make demo`: start the bundled fake Confluent Cloud + Feldera + Kafka Connect API on 127.0.0.1,
+-- run examples/runbook.lua and then the Kafka Connect scene (examples/kafka_connect_restart.lua)
+-- against it in child interpreters, stop the server (also when one fails) and exit with their status.
 local root = (arg and arg[0] or ""):match("^(.*)/tools/[^/]*$") or "."
 local abi = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
 local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
@@ -19,9 +19,9 @@ local function execute(cmd)
   return code or (a and 0 or 1)
 end
 
-local function run_runbook(url)
+local function run_example(url, script)
   local env = {
-    CONNECTSTATUS_BASE_URL = url, FELDERA_HOST = url,
+    CONNECTSTATUS_BASE_URL = url, FELDERA_HOST = url, CONNECT_URL = url, CONNECT_WAIT_INTERVAL = "0.2",
     CONFLUENT_ENVIRONMENT_ID = "env-demo", CONFLUENT_KAFKA_CLUSTER_ID = "lkc-demo",
     CONFLUENT_CLOUD_API_KEY = "demo-key", CONFLUENT_CLOUD_API_SECRET = "demo-secret",
   }
@@ -31,8 +31,15 @@ local function run_runbook(url)
   local setup = ("package.path=%q .. package.path package.cpath=%q .. package.cpath"):format(lua_path, lua_cpath)
   parts[#parts + 1] = shell_quote(arg[-1] or abi)
   parts[#parts + 1] = "-e " .. shell_quote(setup)
-  parts[#parts + 1] = shell_quote(root .. "/examples/runbook.lua")
+  parts[#parts + 1] = shell_quote(root .. "/examples/" .. script)
   return execute(table.concat(parts, " "))
+end
+
+-- The runbook, then the scenes that have their own example, each while the others passed.
+local function run_runbook(url)
+  local status = run_example(url, "runbook.lua")
+  if status == 0 then status = run_example(url, "kafka_connect_restart.lua") end
+  return status
 end
 
 local ok_start, fake = pcall(function() return require("connectstatus.fake").start() end)
