@@ -16,21 +16,12 @@ local function client(extra)
   return cs.kafka_connect(opts)
 end
 
--- cjson keeps null members as cjson.null where connectstatus leaves them out.
-local function without_nulls(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do
-    if x ~= cjson.null or type(k) == "number" then out[k] = without_nulls(x) end
-  end
-  return out
-end
 
 -- What the worker answers target with, read by luasocket's client rather than connectstatus's.
 local function raw(target)
   local status, text = helpers.http(fake.url, "GET", target)
   assert.equal(200, status, text)
-  return without_nulls(cjson.decode(text))
+  return helpers.without_nulls(cjson.decode(text))
 end
 
 local function targets(method)
@@ -41,11 +32,7 @@ local function targets(method)
   return out
 end
 
-local function states(status)
-  local out = { status.connector.state }
-  for _, t in ipairs(status.tasks) do out[#out + 1] = t.state end
-  return table.concat(out, " ")
-end
+local states = helpers.states
 
 -- Every request the fake recorded is an operation of the document, with its parameters and body.
 local function check_requests()
