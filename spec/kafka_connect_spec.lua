@@ -162,6 +162,22 @@ describe("cs.kafka_connect version gating", function()
     kc:close()
   end)
 
+  it("a task waiting for another task's GET / asks itself when that task is cancelled", function()
+    fake:script { method = "GET", path = "/", responses = { { status = 200, delay = 0.3,
+      json = { version = "3.9.0", commit = "c", kafka_cluster_id = "k" } } } }
+    local kc = client()
+    local loop = cs.loop()
+    local asker = loop:spawn(function() return kc:offsets("search-sink") end)
+    local waiter = loop:spawn(function() return kc:topics("search-sink") end)
+    loop:step(0.05)
+    assert.is_true(asker:cancel())
+    loop:run()
+    assert.same({ "orders" }, (waiter:result())["search-sink"].topics)
+    assert.equal(2, helpers.count_requests(fake, "/"))
+    loop:close()
+    kc:close()
+  end)
+
   it("an old worker's list is expanded by parallel reads, in the same shape, and never sees expand", function()
     local wanted = assert(client():list { expand = { "status", "info" } })
     fake:reset()
@@ -248,6 +264,20 @@ describe("cs.kafka_connect version gating", function()
     assert.same({ 2, 8 }, { kv("6.2.0-ccs") })
     assert.same({ 3, 9 }, { kv("3.9.0-SNAPSHOT") })
     assert.is_nil(kv("trunk"))
+  end)
+
+  it("a hostile version or name list never reaches a message raw, nor a request", function()
+    fake:script { method = "GET", path = "/", responses = { { status = 200, json = { version = "2.2.0\27[31m\n" } } } }
+    local kc = client()
+    local _, err = kc:offsets("search-sink")
+    assert.equal("unsupported", err.kind)
+    assert.is_nil(err.message:find("%c"), err.message)
+    fake:script { method = "GET", path = "/connectors", responses = { { status = 200, json = { "ok", "..", 5 } } } }
+    local value
+    value, err = kc:list { expand = { "status" } }
+    assert.same({ nil, "decode" }, { value, err.kind })
+    assert.same({ "/", "/connectors" }, targets())
+    kc:close()
   end)
 
   it("an unreadable version lets the worker decide; a failed GET / fails the call and sends nothing else", function()
