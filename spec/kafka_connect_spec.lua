@@ -429,6 +429,11 @@ describe("cs.kafka_connect actions", function()
       function() kc:pause("x", { wait = "yes" }) end,
       function() kc:resume("x", { wait = true, interval = "fast" }) end,
       function() kc:stop("x", { wait = { timeout = -1 } }) end,
+      function() kc:stop("x", { wait = { interval = 0 } }) end,
+      function() kc:wait_for_state("", "RUNNING") end,
+      function() kc:wait_for_state("x", 5) end,
+      function() kc:wait_for_state("x", "RUNNING", { interval = "soon" }) end,
+      function() kc:wait_for_state("x", "RUNNING", { tasks = 1 }) end,
       function() kc:stop("x", { timeout = 3 }) end, -- a wait option without a wait
       function() kc:restart_task("x", -1) end,
       function() kc:restart_task("x", 1.5) end,

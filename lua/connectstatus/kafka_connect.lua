@@ -282,8 +282,8 @@ local function check_keys(opts, own, waits, level)
     if expected and type(v) ~= expected then
       error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level + 1)
     end
-    if expected == "number" and (v ~= v or v < 0) then
-      error(("option '%s' must not be negative"):format(key), level + 1)
+    if expected == "number" and (v ~= v or v < 0 or (key == "interval" and v == 0)) then
+      error(("option '%s' must be %s"):format(key, key == "interval" and "positive" or "non-negative"), level + 1)
     end
   end
 end
@@ -422,7 +422,15 @@ end
 
 -- ---- waits ----
 
+-- The arguments are checked here first, so that a mistake names the caller's line on Lua 5.1 too
+-- (which counts the tail call into the wait as a level).
 function KafkaConnect:wait_for_state(name, target, opts)
+  path.segment(name, "connector name", 2)
+  if type(target) ~= "string" and type(target) ~= "table" then
+    error("target must be a state or a non-empty list of states", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 2) end
+  check_keys(opts or {}, { task = "number" }, true, 2)
   return require("connectstatus.wait").wait_for_state(self, name, target, opts)
 end
 
