@@ -46,6 +46,7 @@ build = {
     ["connectstatus.driver_nginx"] = "lua/connectstatus/driver_nginx.lua",
     ["connectstatus.confluent"] = "lua/connectstatus/confluent.lua",
     ["connectstatus.feldera"] = "lua/connectstatus/feldera.lua",
+    ["connectstatus.kafka_connect"] = "lua/connectstatus/kafka_connect.lua",
     ["connectstatus.pp"] = "lua/connectstatus/pp.lua",
     ["connectstatus.timefmt"] = "lua/connectstatus/timefmt.lua",
     ["connectstatus.wait"] = "lua/connectstatus/wait.lua",

@@ -8,15 +8,7 @@ local ENV, CLUSTER = "env-demo", "lkc-demo"
 local PREFIX = "/connect/v1/environments/env-demo/clusters/lkc-demo/connectors"
 local KEY, SECRET = "CKEYDEMO12345678", "s3cr3t:with:colons+/="
 
--- cjson keeps null members as cjson.null where connectstatus leaves them out.
-local function without_nulls(v)
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do
-    if x ~= cjson.null or type(k) == "number" then out[k] = without_nulls(x) end
-  end
-  return out
-end
+local without_nulls = helpers.without_nulls
 
 describe("confluent endpoints", function()
   local fake, cc

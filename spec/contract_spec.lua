@@ -42,11 +42,7 @@ local function call(api, method, target, body, expected_status, headers)
   return status, value, answer
 end
 
-local function states(status_body)
-  local out = { status_body.connector.state }
-  for _, t in ipairs(status_body.tasks) do out[#out + 1] = t.state end
-  return table.concat(out, " ")
-end
+local states = helpers.states
 
 setup(function() srv = helpers.start_fake() end)
 teardown(function() srv:stop() end)

@@ -83,7 +83,26 @@ describe("examples", function()
     assert.matches("task 1 is FAILED", out, 1, true)
   end)
 
-  it("tools/demo.lua runs the runbook and the act-then-wait scene against its own fake and stops it", function()
+  it("kafka_connect_restart.lua restarts what failed and waits: degraded, then healthy", function()
+    local code, out = run("examples/kafka_connect_restart.lua")
+    assert.equal(0, code, out)
+    assert.matches("inventory-source: degraded (task 1 FAILED: org.apache.kafka.connect.errors.ConnectException",
+      out, 1, true)
+    assert.matches("connector RUNNING, tasks: 0 RUNNING, 1 RESTARTING", out, 1, true)
+    assert.matches("inventory%-source: healthy\n$", out)
+  end)
+
+  it("kafka_connect_restart.lua exits 1 when the restarted task fails again", function()
+    local fake = helpers.start_fake()
+    fake:set { kafka_connect = { connector = "inventory-source", restart_fails = true } }
+    local out, code = helpers.shell(helpers.env_cmd() .. "env CONNECT_URL=" .. fake.url ..
+      " CONNECT_WAIT_INTERVAL=0.01 " .. helpers.lua_bin() .. " examples/kafka_connect_restart.lua 2>&1")
+    fake:stop()
+    assert.equal(1, code, out)
+    assert.matches("failed: connector inventory-source task 1 is FAILED", out, 1, true)
+  end)
+
+  it("tools/demo.lua runs the runbook and every scene against its own fake and stops it", function()
     local code, out = run("tools/demo.lua")
     assert.equal(0, code, out)
     assert_says(out, {
@@ -96,6 +115,8 @@ describe("examples", function()
       "orders-sink is PAUSED; task 0 is PAUSED",
       "orders/0 is now at 942",
       "act_then_wait done",
+      "inventory-source: degraded (task 1 FAILED",
+      "inventory-source: healthy",
       "demo: the examples exited with 0; fake API stopped",
     })
   end)

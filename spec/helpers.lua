@@ -39,6 +39,25 @@ function M.base64(s)
   return fake.base64(s)
 end
 
+-- cjson keeps null members as cjson.null where connectstatus leaves them out: a cjson value as
+-- connectstatus would give it.
+function M.without_nulls(v)
+  local null = require("cjson").null
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do
+    if x ~= null or type(k) == "number" then out[k] = M.without_nulls(x) end
+  end
+  return out
+end
+
+-- A connector status as one line of states: the connector's, then each task's.
+function M.states(status)
+  local out = { status.connector.state }
+  for _, t in ipairs(status.tasks) do out[#out + 1] = t.state end
+  return table.concat(out, " ")
+end
+
 -- Runs cmd in a subshell of sh; returns its stdout and exit code. The code is echoed rather than
 -- taken from close(), which gives none on Lua 5.1.
 function M.shell(cmd)

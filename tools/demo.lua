@@ -1,6 +1,7 @@
--- `make demo`: start the bundled fake Confluent Cloud + Feldera API on 127.0.0.1, run
--- examples/runbook.lua and then the act-then-wait scene (examples/act_then_wait.lua) against it in
--- child interpreters, stop the server (also when one fails) and exit with the first failing status.
+-- `make demo`: start the bundled fake Confluent Cloud + Feldera + Kafka Connect API on 127.0.0.1,
+-- run examples/runbook.lua and then the scenes that have their own example (act-then-wait, the
+-- Kafka Connect restart) against it in child interpreters, stop the server (also when one fails)
+-- and exit with the first failing status.
 local root = (arg and arg[0] or ""):match("^(.*)/tools/[^/]*$") or "."
 local abi = rawget(_G, "jit") and "luajit" or "lua" .. _VERSION:match("%d+%.%d+")
 local lua_path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;"
@@ -21,7 +22,7 @@ end
 
 local function run_example(url, script)
   local env = {
-    CONNECTSTATUS_BASE_URL = url, FELDERA_HOST = url,
+    CONNECTSTATUS_BASE_URL = url, FELDERA_HOST = url, CONNECT_URL = url, CONNECT_WAIT_INTERVAL = "0.2",
     CONFLUENT_ENVIRONMENT_ID = "env-demo", CONFLUENT_KAFKA_CLUSTER_ID = "lkc-demo",
     CONFLUENT_CLOUD_API_KEY = "demo-key", CONFLUENT_CLOUD_API_SECRET = "demo-secret",
   }
@@ -35,15 +36,27 @@ local function run_example(url, script)
   return execute(table.concat(parts, " "))
 end
 
+-- The runbook, then the scenes that have their own example, each while the others passed.
+local SCENES = { "runbook.lua", "act_then_wait.lua", "kafka_connect_restart.lua" }
+
+local function run_scenes(url)
+  local status = 0
+  for _, script in ipairs(SCENES) do
+    status = run_example(url, script)
+    if status ~= 0 then break end
+  end
+  return status
+end
+
 local ok_start, fake = pcall(function() return require("connectstatus.fake").start() end)
 if not ok_start then
   io.stderr:write("demo: cannot start the fake API: ", tostring(fake), "\n")
   os.exit(1)
 end
-print("demo: fake Confluent Cloud + Feldera API on " .. fake.url .. " (environment env-demo, cluster lkc-demo)")
+print("demo: fake Confluent Cloud + Feldera + Kafka Connect API on " .. fake.url ..
+  " (environment env-demo, cluster lkc-demo)")
 io.stdout:flush() -- before the runbook's own output, also in a pipe
-local ok, status = pcall(run_example, fake.url, "runbook.lua")
-if ok and status == 0 then ok, status = pcall(run_example, fake.url, "act_then_wait.lua") end
+local ok, status = pcall(run_scenes, fake.url)
 fake:stop()
 if not ok then
   io.stderr:write("demo: ", tostring(status), "\n")

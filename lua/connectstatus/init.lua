@@ -1,6 +1,6 @@
--- connectstatus: read and wait on the status of data-pipeline connectors (Confluent Cloud Connect,
--- Feldera) from Lua, blocking or inside a cs.loop that never blocks its host. This is the public
--- face; each concern lives in its own module beside it.
+-- connectstatus: read, change and wait on the state of data-pipeline connectors (Confluent Cloud
+-- Connect, self-managed Apache Kafka Connect, Feldera) from Lua, blocking or inside a cs.loop that
+-- never blocks its host. This is the public face; each concern lives in its own module beside it.
 local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
 
@@ -22,6 +22,11 @@ M.json = {
 -- Lua version (5.1 counts a tail call as a level, 5.2+ does not).
 function M.confluent(opts)
   local client = require("connectstatus.confluent").new(opts)
+  return client
+end
+
+function M.kafka_connect(opts)
+  local client = require("connectstatus.kafka_connect").new(opts)
   return client
 end
 

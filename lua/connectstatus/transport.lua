@@ -154,6 +154,7 @@ local function redactor(opts)
   local function add(s) if type(s) == "string" and #s >= 4 then secrets[#secrets + 1] = s end end
   add(opts.password)
   add(opts.token)
+  for _, secret in ipairs(opts.secrets or {}) do add(secret) end
   if opts.username and opts.password then add(core.base64(opts.username .. ":" .. opts.password)) end
   return function(text)
     for _, secret in ipairs(secrets) do text = replace_plain(text, secret, "[REDACTED]") end
@@ -173,7 +174,8 @@ local function nginx_driver(opts, base_url, headers, level)
   return driver_nginx.new(config, level + 1)
 end
 
--- opts: base_url, username/password or token, headers (extra "Name: value" lines), retry,
+-- opts: base_url, username/password or token, headers (extra "Name: value" lines), secrets (more
+-- strings to keep out of errors: header values), retry,
 -- rules ({ retry_500 =, retry_409 = }), driver, max_redirects, sleep, clock, random,
 -- allow_insecure_http, and the core's timeouts and limits.
 function M.new(opts, level)

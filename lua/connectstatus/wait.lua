@@ -172,14 +172,28 @@ local function describe_status(status)
   return ("%s, %d/%d tasks running"):format(tostring(c.state or "no state"), running, #tasks)
 end
 
-local function judge_state(name, targets, with_tasks)
+-- Only the task whose id is only_task, when it is given (a wait after restarting that one task).
+local function tasks_judged(status, with_tasks, only_task)
+  local tasks = with_tasks and tasks_of(status) or {}
+  if only_task == nil then return tasks end
+  local one = {}
+  for _, task in ipairs(tasks) do
+    if task.id == only_task then one[1] = task end
+  end
+  return one
+end
+
+-- RESTARTING and UNASSIGNED (Kafka Connect) are pending like any state not targeted; a STOPPED
+-- connector has no tasks (or still lists them while it stops), so a wait for STOPPED ignores them.
+local function judge_state(name, targets, with_tasks, only_task)
   return function(status)
     local c = type(status.connector) == "table" and status.connector or {}
     local state = c.state
     if (state == "FAILED" or state == "DELETED") and not targets[state] then
       return "failed", connector_failed(name, status, state)
     end
-    local tasks = with_tasks and tasks_of(status) or {}
+    if state == "STOPPED" and targets.STOPPED then return "done" end
+    local tasks = tasks_judged(status, with_tasks, only_task)
     for _, task in ipairs(tasks) do
       if task.state == "FAILED" and not targets.FAILED then return "failed", task_failed(name, status, task) end
     end
@@ -199,9 +213,10 @@ function M.wait_for_state(client, name, target, opts)
   local s
   s, opts = loop_settings(client, opts)
   local with_tasks = check_opt(opts, "tasks", "boolean") ~= false
+  local only_task = check_opt(opts, "task", "number")
   return run(s, {
     read = function(call) return client:status(name, call) end,
-    judge = judge_state(name, targets, with_tasks),
+    judge = judge_state(name, targets, with_tasks, only_task),
     describe = describe_status,
     what = "connector " .. name, goal = goal,
   })
