@@ -150,6 +150,9 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
     p.events = POLLIN;
     p.revents = 0;
     if (poll(&p, 1, 0) <= 0) return CURL_PREREQFUNC_OK;
+    /* Shut down, not closed: libcurl still owns the descriptor, and now sees the connection dead
+     * instead of keeping it for the next request. */
+    shutdown(sock, SHUT_RDWR);
     t->stale = 1;
     return CURL_PREREQFUNC_ABORT;
 }

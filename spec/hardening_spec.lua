@@ -206,6 +206,24 @@ describe("hardening", function()
       server.stop()
     end)
 
+    it("close() closes the kept-alive connection at once, not when the collector gets to it", function()
+      -- This server serves one connection at a time: the second client is answered only once the
+      -- first one's connection is gone.
+      local server = helpers.start_server [[function(c)
+        c:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+      end]]
+      local first = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url }
+      assert(first:status("x"))
+      first:close()
+      local second = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url,
+        timeout = 3, retry = { attempts = 1 } }
+      local v, err = second:status("x")
+      assert.is_nil(err)
+      assert.same({}, v)
+      second:close()
+      server.stop()
+    end)
+
     it("retries a 408 (a load balancer closing an idle connection) and keeps a wait going", function()
       local cc = client { retry = { attempts = 2, base = 0 } }
       answer("x", { { status = 408 }, { status = 200, json = STATUS } })

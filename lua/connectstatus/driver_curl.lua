@@ -20,4 +20,10 @@ function Driver:request(req)
   return t:perform()
 end
 
+-- Closes the kept-alive connection with the easy handle; idempotent.
+function Driver:close()
+  if self.transfer then self.transfer:close() end
+  self.transfer = nil
+end
+
 return M

@@ -507,6 +507,7 @@ function Transport:request(method, target, call)
 end
 
 function Transport:close()
+  self.curl:close()
   self.client:close()
 end
 

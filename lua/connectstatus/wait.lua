@@ -94,8 +94,10 @@ local function run(s, w)
   local started = s.clock()
   local deadline = started + s.timeout
   local last, last_err, failing_since
+  local call = {} -- the first read gets the client's own timeout when the wait has none
+  if s.timeout > 0 then call.timeout = s.timeout end
   while true do
-    local value, err = w.read { timeout = math.max(deadline - s.clock(), 0.001) }
+    local value, err = w.read(call)
     local now = s.clock()
     if s.on_poll then s.on_poll(value, now - started, err) end
     local verdict, failure
@@ -116,6 +118,10 @@ local function run(s, w)
     end
     if now >= deadline then return nil, timeout_error(s, w.what, w.goal, last, last_err, w.describe) end
     s.sleep(next_sleep(s, now, deadline, err, failing_since and failing_since + s.failed_grace))
+    -- The next read, and its retries, get the time left; none left means no read.
+    local left = deadline - s.clock()
+    if left <= 0 then return nil, timeout_error(s, w.what, w.goal, last, last_err, w.describe) end
+    call = { timeout = left }
   end
 end
 
