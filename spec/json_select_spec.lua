@@ -3,6 +3,7 @@
 -- benchmark's generated fleets; refusals with the same message and byte whatever the selection.
 local core = require "connectstatus.core"
 local helpers = require "spec.helpers"
+local reference = require "spec.json_prune"
 local lfs = require "lfs"
 local decode, selection, array_mt = core.json_decode, core.json_selection, core.json_array_mt
 
@@ -18,72 +19,7 @@ local function suite_files()
   return list
 end
 
--- The reference. A path is a list of segments; `*` matches any member and any array item.
-local function split(path)
-  local segs = {}
-  for seg in path:gmatch "[^.]+" do segs[#segs + 1] = seg end
-  return segs
-end
-
--- The paths that go on below a member named key (key == nil: an array item), their first segment
--- taken.
-local function below(paths, key)
-  local rest = {}
-  for _, p in ipairs(paths) do
-    if p[1] == "*" or (key ~= nil and p[1] == key) then
-      local tail = {}
-      for i = 2, #p do tail[i - 1] = p[i] end
-      rest[#rest + 1] = tail
-    end
-  end
-  return rest
-end
-
-local function is_array(t) return getmetatable(t) == array_mt or t[1] ~= nil end
-
--- What a selected decode must give: the full decode, with every member and item on no selected
--- path left out. A value where a path ends is whole; a scalar on the way to a path is kept as is.
-local function prune(v, paths)
-  for _, p in ipairs(paths) do
-    if #p == 0 then return v end
-  end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  if is_array(v) then
-    local rest = below(paths, nil)
-    if #rest > 0 then
-      for i = 1, #v do out[i] = prune(v[i], rest) end
-    end
-    if out[1] == nil then setmetatable(out, array_mt) end
-    return out
-  end
-  for k, x in pairs(v) do
-    local rest = below(paths, k)
-    if #rest > 0 then out[k] = prune(x, rest) end
-  end
-  return out
-end
-
--- Deep equality, metatables and integer/float kinds included; errors name the first difference.
-local function same(a, b, where)
-  if type(a) ~= type(b) then error(where .. ": " .. type(a) .. " ~= " .. type(b), 0) end
-  if type(a) ~= "table" then
-    local kind = math.type or type
-    if a ~= b or kind(a) ~= kind(b) then error(where .. ": " .. tostring(a) .. " ~= " .. tostring(b), 0) end
-    return
-  end
-  if getmetatable(a) ~= getmetatable(b) then error(where .. ": metatables differ", 0) end
-  for k, x in pairs(a) do same(x, b[k], where .. "." .. tostring(k)) end
-  for k in pairs(b) do
-    if a[k] == nil then error(where .. "." .. tostring(k) .. ": missing", 0) end
-  end
-end
-
-local function compiled(paths)
-  local segs = {}
-  for i, p in ipairs(paths) do segs[i] = split(p) end
-  return segs
-end
+local function same(a, b, where) assert(reference.same(a, b, where)) end
 
 -- Decodes s with each selection (as a plain list and compiled) and checks it against the pruned
 -- full decode, or against the full decode's refusal, message and byte included.
@@ -98,7 +34,7 @@ local function check(s, selections, what, max_depth)
         assert(err == full_err, name .. ": " .. tostring(err) .. " instead of " .. full_err)
       else
         assert(v ~= nil, name .. ": " .. tostring(err))
-        same(v, prune(full, compiled(paths)), name)
+        same(v, reference.prune(full, paths), name)
       end
     end
   end
@@ -203,7 +139,8 @@ describe("json_decode with select, against the pruned full decode", function()
     assert.equals("nesting deeper than 128 at byte 139", err) -- the object is the first level
     assert.equals(err, select(2, decode(s)))
     assert.same({ a = 1 }, decode(s, { select = { "a" }, max_depth = 201 }))
-    assert.equals("nesting deeper than 3 at byte 14", select(2, decode('{"a":1,"b":[[[[]]]]}', { select = { "a" }, max_depth = 3 })))
+    local shallow = { select = { "a" }, max_depth = 3 }
+    assert.equals("nesting deeper than 3 at byte 14", select(2, decode('{"a":1,"b":[[[[]]]]}', shallow)))
     check('[{"x":[[[[1]]]]},' .. deep .. "]", { { "*.x" }, { "nothing" } }, "deep skipped array")
   end)
 end)
@@ -262,7 +199,8 @@ describe("core.json_selection", function()
       assert.same({ c = { status = { connector = { state = "RUNNING" }, tasks = { { state = "FAILED" } } } } },
         decode(s, { select = sel }))
     end
-    assert.same(decode(s, { select = sel }), decode(s, { select = { "*.status.connector.state", "*.status.tasks.*.state" } }))
+    local plain = { "*.status.connector.state", "*.status.tasks.*.state" }
+    assert.same(decode(s, { select = sel }), decode(s, { select = plain }))
   end)
 
   it("closes once, idempotently, and then refuses to be used", function()
