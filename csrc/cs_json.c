@@ -14,7 +14,6 @@
 
 #define CS_JSON_ARRAY_MT "connectstatus.json.array"
 #define CS_JSON_DEFAULT_DEPTH 128
-#define CS_JSON_ENCODE_MAX_DEPTH 1000
 /* Container frames live on the C stack up to this depth, then in a growing userdata. */
 #define CS_JSON_FIXED_FRAMES 128
 /* Values (or key-value pairs) of an open container wait on the Lua stack up to this many slots,
@@ -67,8 +66,9 @@ static CS_JSON_INLINE const char *cs_json_scan(const char *p, const char *end) {
     const __m128i ctl = _mm_set1_epi8(0x1F);
     while (end - p >= 16) {
         __m128i w = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
-                                   _mm_cmpeq_epi8(_mm_min_epu8(w, ctl), w));
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)),
+                         _mm_cmpeq_epi8(_mm_min_epu8(w, ctl), w));
         int m = _mm_movemask_epi8(hit);
         if (m != 0) return p + __builtin_ctz((unsigned)m);
         p += 16;
@@ -493,8 +493,8 @@ static void cs_jd_set_array_mt(lua_State *L) {
 }
 
 /* d->p is at '[' or '{'. Returns 1 for an empty container (a complete value), 2 when the
- * container is open and its first value (or key) comes next, 0 on error. */
-static int cs_jd_open(cs_jdec *d) {
+ * container is open (its frame on top) and its first item or key comes next, 0 on error. */
+static int cs_jd_open_frame(cs_jdec *d) {
     int is_array = *d->p == '[';
     if (d->depth >= d->max_depth) return cs_jd_too_deep(d);
     if (!lua_checkstack(d->L, CS_JSON_PENDING + 8))
@@ -508,7 +508,14 @@ static int cs_jd_open(cs_jdec *d) {
     }
     lua_pushnil(d->L);
     cs_jd_push_frame(d, is_array);
-    return is_array ? 2 : (cs_jd_key(d) ? 2 : 0);
+    return 2;
+}
+
+/* As cs_jd_open_frame, an object's first key read too. */
+static int cs_jd_open(cs_jdec *d) {
+    int r = cs_jd_open_frame(d);
+    if (r != 2 || d->frames[d->depth - 1].is_array) return r;
+    return cs_jd_key(d) ? 2 : 0;
 }
 
 /* Returns 1 for a complete value, 2 for an opened container, 0 on error. */
@@ -768,27 +775,18 @@ static int cs_js_item(cs_jdec *d, const cs_jframe *f, int *st) {
  * read yet), 0 on error. */
 static int cs_js_value(cs_jdec *d, int st) {
     const cs_sstate *S = &d->sel->states[st];
-    int is_array;
+    cs_jframe *f;
+    int r;
     if (S->full) {
         d->floor = d->depth;
         return cs_jd_run(d);
     }
     d->p = cs_jd_ws(d->p, d->end);
     if (d->p >= d->end || (*d->p != '[' && *d->p != '{')) return cs_jd_value(d);
-    is_array = *d->p == '[';
-    if (d->depth >= d->max_depth) return cs_jd_too_deep(d);
-    if (!lua_checkstack(d->L, CS_JSON_PENDING + 8))
-        return cs_jd_fail(d, d->p, "Lua stack exhausted");
-    d->p = cs_jd_ws(d->p + 1, d->end);
-    if (d->p < d->end && *d->p == (is_array ? ']' : '}')) {
-        d->p++;
-        lua_createtable(d->L, 0, 0);
-        if (is_array) cs_jd_set_array_mt(d->L);
-        return 1;
-    }
-    lua_pushnil(d->L);
-    cs_jd_push_frame(d, is_array);
-    d->frames[d->depth - 1].state = is_array ? S->star : st;
+    r = cs_jd_open_frame(d);
+    if (r != 2) return r;
+    f = &d->frames[d->depth - 1];
+    f->state = f->is_array ? S->star : st;
     return 2;
 }
 
@@ -882,7 +880,7 @@ static int cs_json_decode(lua_State *L, const char *s, size_t len, int max_depth
 /* A bound on the automaton, which could otherwise grow exponentially with overlapping wildcards. */
 #define CS_SEL_MAX_STATES 4096
 
-/* A growing array in a userdata held in a fixed stack slot (Lua-owned, so an error leaks nothing). */
+/* A growing array in a userdata held in a fixed stack slot (Lua-owned: an error leaks nothing). */
 typedef struct {
     char *p;
     size_t size; /* of one element */
@@ -977,7 +975,8 @@ static int cs_sb_step(cs_sbuild *b, int node, const char *seg, size_t len) {
 static void cs_sb_path(cs_sbuild *b, int i, const char *s, size_t n) {
     int node = 0;
     size_t at = 0;
-    if (n == 0) luaL_argerror(b->L, b->arg, lua_pushfstring(b->L, "select[%d] is an empty path", i));
+    if (n == 0)
+        luaL_argerror(b->L, b->arg, lua_pushfstring(b->L, "select[%d] is an empty path", i));
     for (;;) {
         const char *dot = (const char *)memchr(s + at, '.', n - at);
         size_t len = (dot != NULL ? (size_t)(dot - s) : n) - at;
@@ -1112,7 +1111,8 @@ static void cs_sel_free(cs_selection *sel) {
 
 /* Copies the automaton into one malloc'ed block owned by sel. */
 static void cs_sb_finish(cs_sbuild *b, cs_selection *sel) {
-    size_t ns = (size_t)b->states.n * sizeof(cs_sstate), ne = (size_t)b->dedges.n * sizeof(cs_sedge);
+    size_t ns = (size_t)b->states.n * sizeof(cs_sstate),
+           ne = (size_t)b->dedges.n * sizeof(cs_sedge);
     char *block = (char *)malloc(ns + ne + b->name_bytes + 1), *names;
     cs_sedge *edges;
     size_t off = 0;
@@ -1161,9 +1161,9 @@ static cs_selection *cs_sel_compile(lua_State *L, int idx, int arg) {
         const char *s;
         lua_rawgeti(L, idx, i);
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_argerror(L, arg,
-                          lua_pushfstring(L, "select[%d] must be a string, got %s", i,
-                                          luaL_typename(L, -1)));
+            luaL_argerror(
+                L, arg,
+                lua_pushfstring(L, "select[%d] must be a string, got %s", i, luaL_typename(L, -1)));
         s = lua_tolstring(L, -1, &len);
         lua_pop(L, 1); /* the string stays alive in the paths table */
         cs_sb_path(&b, i, s, len);
@@ -1482,13 +1482,12 @@ static int cs_json_unknown_option(lua_State *L, int arg, int with_select) {
     while (lua_next(L, arg)) {
         const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
         lua_pop(L, 1);
-        if (k != NULL &&
-            (strcmp(k, "max_depth") == 0 || (with_select && strcmp(k, "select") == 0)))
+        if (k != NULL && (strcmp(k, "max_depth") == 0 || (with_select && strcmp(k, "select") == 0)))
             continue;
-        return luaL_argerror(L, arg,
-                             k != NULL ? lua_pushfstring(L, "unknown option '%s'", k)
-                                       : lua_pushfstring(L, "unknown option (a %s key)",
-                                                         luaL_typename(L, -1)));
+        return luaL_argerror(
+            L, arg,
+            k != NULL ? lua_pushfstring(L, "unknown option '%s'", k)
+                      : lua_pushfstring(L, "unknown option (a %s key)", luaL_typename(L, -1)));
     }
     return 0;
 }
@@ -1567,7 +1566,8 @@ static int cs_l_json_encode(lua_State *L) {
 static int cs_l_json_selection(lua_State *L) {
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_argerror(
-            L, 1, lua_pushfstring(L, "select must be a list of paths, got %s", luaL_typename(L, 1)));
+            L, 1,
+            lua_pushfstring(L, "select must be a list of paths, got %s", luaL_typename(L, 1)));
     lua_settop(L, 1);
     cs_sel_compile(L, 1, 1);
     return 1;

@@ -137,7 +137,8 @@ static void check_selection(lua_State *L, const uint8_t *data, size_t size, cons
         lua_pushvalue(L, 1);
         lua_pushvalue(L, top + 1);
         reference(L, "prune", 2);
-        if (!same(L, top + 3, top + 4)) fail("a selected decode differs from the pruned full decode");
+        if (!same(L, top + 3, top + 4))
+            fail("a selected decode differs from the pruned full decode");
     }
     lua_settop(L, top);
 }

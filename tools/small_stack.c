@@ -49,7 +49,8 @@ static int expect_encode(lua_State *L, int levels, int max_depth, int should_enc
     ok = lua_pcall(L, 2, 1, 0) == 0;
     printf("encode %d levels, limit %d: %s\n", levels, max_depth,
            ok ? "encoded" : lua_tostring(L, -1));
-    ok = ok ? lua_rawlen(L, -1) == (size_t)levels * 2 : -(strstr(lua_tostring(L, -1), "nested") != NULL);
+    ok = ok ? lua_rawlen(L, -1) == (size_t)levels * 2
+            : -(strstr(lua_tostring(L, -1), "nested") != NULL);
     lua_settop(L, 0);
     if (should_encode < 0) return ok != 0 ? 0 : 1;
     return ok == (should_encode ? 1 : -1) ? 0 : 1;
@@ -68,7 +69,8 @@ static void *run(void *arg) {
     cs_json_register(L);
     lua_settop(L, 0);
     *failures = expect(L, deep, 128, 0) + expect(L, deep, 1000000, 0) + expect(L, valid, 128, 1);
-    if (luaL_dostring(L, "function nest(n) local t = {} for _ = 2, n do t = { t } end return t end"))
+    if (luaL_dostring(L,
+                      "function nest(n) local t = {} for _ = 2, n do t = { t } end return t end"))
         *failures += 1;
     *failures += expect_encode(L, DEEP, 128, 0) + expect_encode(L, DEEP, 1000000, -1) +
                  expect_encode(L, 128, 128, 1);
