@@ -777,11 +777,13 @@ static int cs_js_value(cs_jdec *d, int st) {
     const cs_sstate *S = &d->sel->states[st];
     cs_jframe *f;
     int r;
+    d->p = cs_jd_ws(d->p, d->end);
+    if (S->full && d->p < d->end && *d->p == '"')
+        return cs_jd_string(d, 1); /* selected strings repeat (states): the name cache has them */
     if (S->full) {
         d->floor = d->depth;
         return cs_jd_run(d);
     }
-    d->p = cs_jd_ws(d->p, d->end);
     if (d->p >= d->end || (*d->p != '[' && *d->p != '{')) return cs_jd_value(d);
     r = cs_jd_open_frame(d);
     if (r != 2) return r;
