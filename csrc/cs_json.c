@@ -677,19 +677,22 @@ static int cs_jsk_scalar(cs_jdec *d) {
     }
 }
 
-/* p is after a complete value: closes containers up to the next value due (returned, past its
- * ',' and, in an object, its name), or returns end + 1 when the skipped value is complete (depth
- * is back to base; d->p is then after it), or NULL on error. */
-static const char *cs_jsk_next(cs_jdec *d, const char *p, int base) {
-    const char *end = d->end;
+/* *pp is after a complete value: closes containers up to the next value due. Returns 1 with *pp
+ * there (past its ',' and, in an object, its name), 2 when the skipped value is complete (depth is
+ * back to base; d->p is after it), 0 on error. */
+static int cs_jsk_next(cs_jdec *d, const char **pp, int base) {
+    const char *p = *pp, *end = d->end;
     for (;;) {
         int is_array;
-        if (d->depth == base) return d->p = p, end + 1;
+        if (d->depth == base) return d->p = p, 2;
         is_array = d->frames[d->depth - 1].is_array;
         p = cs_jsk_ws(p, end);
-        if (p < end && *p == ',') return is_array ? p + 1 : cs_jsk_key(d, p + 1);
+        if (p < end && *p == ',') {
+            *pp = is_array ? p + 1 : cs_jsk_key(d, p + 1);
+            return *pp != NULL;
+        }
         if (p >= end || *p != (is_array ? ']' : '}'))
-            return d->p = p, cs_jd_expected(d, is_array ? "',' or ']'" : "',' or '}'"), NULL;
+            return d->p = p, cs_jd_expected(d, is_array ? "',' or ']'" : "',' or '}'");
         p++;
         d->depth--;
     }
@@ -698,7 +701,7 @@ static const char *cs_jsk_next(cs_jdec *d, const char *p, int base) {
 /* Skips the value at d->p (whitespace before it included). */
 static int cs_jd_skip(cs_jdec *d) {
     const char *p = d->p, *end = d->end;
-    int base = d->depth;
+    int base = d->depth, r;
     for (;;) {
         p = cs_jsk_ws(p, end); /* a value is due at p */
         if (p < end && *p == '"') {
@@ -721,9 +724,9 @@ static int cs_jd_skip(cs_jdec *d) {
             if (!cs_jsk_scalar(d)) return 0;
             p = d->p;
         }
-        if (p != NULL) p = cs_jsk_next(d, p, base);
         if (p == NULL) return 0;
-        if (p == end + 1) return 1;
+        r = cs_jsk_next(d, &p, base);
+        if (r != 1) return r == 2;
     }
 }
 
@@ -835,8 +838,9 @@ static int cs_js_run(cs_jdec *d) {
  * success, leaves the value on top of the stack and returns 1; on failure leaves the stack as it
  * was, writes a one-line message ("... at byte N") into err and returns 0. sel is a compiled
  * selection (cs_sel_check, or the pointer held by a connectstatus.Selection) or NULL for a full
- * decode; the caller keeps it alive (and not closed) for the call. Uses a fixed amount of C stack
- * whatever the input; memory errors are raised as Lua errors, leaking nothing. */
+ * decode; the caller keeps it alive for the call (a closed one fails: "the selection is
+ * closed"). Uses a fixed amount of C stack whatever the input; memory errors are raised as Lua
+ * errors, leaking nothing. */
 static int cs_json_decode_sel(lua_State *L, const char *s, size_t len, int max_depth,
                               const cs_selection *sel, char *err, size_t errlen) {
     cs_jframe fixed[CS_JSON_FIXED_FRAMES];
@@ -851,8 +855,9 @@ static int cs_json_decode_sel(lua_State *L, const char *s, size_t len, int max_d
     d.frames = fixed;
     d.cap = CS_JSON_FIXED_FRAMES;
     d.max_depth = max_depth < 0 ? 0 : max_depth;
-    d.sel = sel != NULL && !sel->states[0].full ? sel : NULL;
     d.base = lua_gettop(L);
+    if (sel != NULL && sel->states == NULL) return cs_jd_fail(&d, d.p, "the selection is closed");
+    d.sel = sel != NULL && !sel->states[0].full ? sel : NULL;
     if (!lua_checkstack(L, CS_JSON_NAMES + 5)) return cs_jd_fail(&d, d.p, "Lua stack exhausted");
     lua_settop(L, d.base + 1 + CS_JSON_NAMES);
     if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) d.p += 3; /* a UTF-8 BOM is ignored */
