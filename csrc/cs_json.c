@@ -610,10 +610,20 @@ typedef struct cs_selection {
     int npaths;
 } cs_selection;
 
-/* The state a member named s[0..n) of an object in state st is built in, or -1. */
+/* The state a member named s[0..n) of an object in state st is built in, or -1. A state has a
+ * name or two as a rule: those are compared in line, a byte first; more are searched. */
 static int cs_sel_next(const cs_selection *sel, int st, const char *s, size_t n) {
     const cs_sstate *S = &sel->states[st];
     int lo = S->first, hi = S->first + S->count;
+    if (S->count <= 4) {
+        for (; lo < hi; lo++) {
+            const cs_sedge *e = &sel->edges[lo];
+            const char *name = sel->names + e->off;
+            if (e->len == n && name[0] == s[0] && memcmp(name, s, n) == 0) /* names are not empty */
+                return e->next;
+        }
+        return S->star;
+    }
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2, c;
         const cs_sedge *e = &sel->edges[mid];

@@ -184,6 +184,19 @@ describe("json_decode with select, by example", function()
     assert.same({}, decode('{"k":1,"k":null}', { select = { "k" } }))
   end)
 
+  it("finds a name among many in one object", function()
+    local parts, names = {}, {}
+    for i = 1, 40 do
+      parts[i] = ('"k%d":{"v":%d,"w":[%d]}'):format(i, i, i)
+      if i % 3 == 0 then names[#names + 1] = "k" .. i .. (i % 2 == 0 and ".v" or "") end
+    end
+    names[#names + 1] = "k7.w.*"
+    names[#names + 1] = "absent"
+    check("{" .. table.concat(parts, ",") .. "}", { names, { "k1", "k40", "k20", "k33", "k2" } }, "many names")
+    assert.same({ k9 = { v = 9, w = { 9 } }, k12 = { v = 12 } }, decode('{"k9":{"v":9,"w":[9]},"k12":{"v":12,"w":[]}}',
+      { select = names }))
+  end)
+
   it("selects in a top-level array with *", function()
     assert.same({ { id = 1 }, { id = 2 } }, decode('[{"id":1,"x":0},{"id":2}]', { select = { "*.id" } }))
     assert.equals(7, decode("7", { select = { "a" } }))
