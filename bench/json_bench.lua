@@ -1,10 +1,11 @@
 -- Decode speed and memory of core.json_decode against lua-cjson on one generated document:
--- a Confluent "list with expansions" answer for 10,000 connectors (about 9 MB).
+-- a Confluent "list with expansions" answer for 10,000 connectors (about 9 MB); then core.json_decode
+-- with the W2 selection (bench/w2_select.lua, compiled once), which builds only what a FAILED count reads.
 -- Usage: lua5.4 bench/json_bench.lua build/lua5.4   |   luajit bench/json_bench.lua build/luajit
 -- Each decoder runs in a fresh process of the same interpreter: in one shared process, whichever
 -- decoder runs right after the other's tree is freed gets a warmer heap (worth about 6% here).
 local build = arg[1] or "build/lua5.4"
-local worker = arg[2] -- "core" or "cjson" when run as a worker
+local worker = arg[2] -- "core", "core-select" or "cjson" when run as a worker
 package.cpath = build .. "/?.so;" .. package.cpath
 local core = require "connectstatus.core"
 local cjson = require "cjson"
@@ -118,16 +119,21 @@ local function run_worker(decode)
   print(string.format("worker %.6f %.1f %d", median(times), kb, peak_rss_kb()))
 end
 
+local selection = core.json_selection(dofile "bench/w2_select.lua")
+local function decode_selected(s) return core.json_decode(s, { select = selection }) end
+
 if worker then
-  run_worker(worker == "core" and core.json_decode or cjson.decode)
+  local decoders = { core = core.json_decode, ["core-select"] = decode_selected, cjson = cjson.decode }
+  run_worker(assert(decoders[worker], worker))
   return
 end
 
 -- Same shape from both decoders, or the comparison means nothing.
-local a, b = core.json_decode(doc), cjson.decode(doc)
+local a, b, picked = core.json_decode(doc), cjson.decode(doc), decode_selected(doc)
 local some = next(b)
 assert(a[some].status.tasks[1].worker_id == b[some].status.tasks[1].worker_id)
-a, b, doc = nil, nil, nil -- luacheck: ignore 311
+assert(picked[some].status.tasks[1].state == b[some].status.tasks[1].state and picked[some].info == nil)
+a, b, picked, doc = nil, nil, nil, nil -- luacheck: ignore 311
 
 local interpreter = arg[-1]
 local function measure(which)
@@ -140,11 +146,15 @@ local function measure(which)
   return { mbs = mb / tonumber(s), tree = tonumber(kb) / 1024, rss = tonumber(rss) / 1024 }
 end
 
-local c, j = measure "core", measure "cjson"
+local c, j, sel = measure "core", measure "cjson", measure "core-select"
 local version = jit and "luajit" or _VERSION:match "%d+%.%d+"
 print(string.format("document: %d connectors, %.2f MB, median of %d runs, each decoder in its own process",
   CONNECTORS, mb, RUNS))
 print(string.format("core.json_decode: %6.1f MB/s, tree %5.1f MB, peak RSS %5.1f MB", c.mbs, c.tree, c.rss))
 print(string.format("cjson.decode:     %6.1f MB/s, tree %5.1f MB, peak RSS %5.1f MB", j.mbs, j.tree, j.rss))
+print(string.format("core.json_decode with the W2 selection: %6.1f MB/s, tree %5.1f MB, peak RSS %5.1f MB",
+  sel.mbs, sel.tree, sel.rss))
 print(string.format("json_decode %s: %.2fx cjson (%.0f MB/s vs %.0f MB/s), tree memory %.3fx cjson",
   version, c.mbs / j.mbs, c.mbs, j.mbs, c.tree / j.tree))
+print(string.format("json_decode %s with the W2 selection: %.0f MB/s, %.2fx the full decode, %.2fx cjson",
+  version, sel.mbs, sel.mbs / c.mbs, sel.mbs / j.mbs))

@@ -295,6 +295,10 @@ end
 target(("W4: time per connector flat from 1,000 connectors up (max/min <= %.1f)"):format(W4_SPREAD), spread,
   spread and spread <= W4_SPREAD, spread and ("%.2f"):format(spread))
 
+-- ---- W2 and W4 with a selection (issue 16) ----
+dofile("bench/report_select.lua") { CS = CS, emit = emit, collect = collect, ratio = ratio, x = x, num = num,
+  target = target, w2 = w2, w2_rss = w2_rss, machine = machine }
+
 -- ---- verdicts, profile, machine ----
 table.insert(lines, 7, "## Targets\n\n" .. table.concat(verdicts, "\n") .. "\n")
 local missed = table.concat(verdicts, "\n"):find("MISSED") ~= nil

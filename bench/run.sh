@@ -130,6 +130,10 @@ record() {
     cat "$OUT/err.txt" "$OUT/line.txt" >&2
     exit 1
   fi
+  if grep -q '^skip ' "$OUT/line.txt"; then # a contender that cannot run yet says why
+    grep '^skip ' "$OUT/line.txt" | tee -a "$raw"
+    return
+  fi
   line=$(grep '^result ' "$OUT/line.txt") || { echo "bench: no result line from $*" >&2; exit 1; }
   grep '^rss ' "$OUT/line.txt" >>"$raw" || true
   case "$line" in
@@ -186,6 +190,15 @@ while [ "$r" -le "$RUNS" ]; do
   # The decode alone of W2's body, fresh process, for the report's split of W2's time.
   record "$r" lua5.4 bench/decode_only.lua connectstatus build/lua5.4 "$OUT/fixtures/fleets/lkc-bench.json" lkc-bench
   record "$r" lua5.4 bench/decode_only.lua cjson - "$OUT/fixtures/fleets/lkc-bench.json" lkc-bench
+
+  # Issue 16: W2 and W4 with the W2 selection (bench/w2_select.lua), end to end (cs_fleet.lua says "skip" while
+  # the client does not pass select on) and the decode alone, full and selected, at every size for the split.
+  for c in lkc-bench $(for size in $W4_SIZES; do echo "lkc-bench-$size"; done); do
+    record "$r" lua5.4 bench/cs_fleet.lua build/lua5.4 "$base" "$c" select
+    [ "$c" = lkc-bench ] && record "$r" luajit bench/cs_fleet.lua build/luajit "$base" "$c" select
+    [ "$c" = lkc-bench ] || record "$r" lua5.4 bench/decode_only.lua connectstatus build/lua5.4 "$OUT/fixtures/fleets/$c.json" "$c"
+    record "$r" lua5.4 bench/decode_only.lua connectstatus build/lua5.4 "$OUT/fixtures/fleets/$c.json" "$c" select
+  done
 
   # W4; luasocket + cjson alongside shows which growth is Lua's own (tables, GC) rather than connectstatus's.
   for size in $W4_SIZES; do

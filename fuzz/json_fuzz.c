@@ -3,7 +3,10 @@
  * equality, integer/float kind included), and encoding that copy must give text of the same
  * length. (Not the same bytes: members come out in table order, which may differ between two
  * tables with the same contents.) The only encode error allowed is for inf, which a huge
- * exponent decodes to. Any other outcome aborts. */
+ * exponent decodes to. Then the input is decoded again with a selection drawn from it (the
+ * reference spec/json_prune.lua draws the paths): the result must equal the full decode pruned
+ * by that reference, and a rejected input must be rejected with the same message. Any other
+ * outcome aborts. Run from the project root (tools/fuzz.sh), which has the reference. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,16 +82,65 @@ static int encode(lua_State *L, int idx) {
     return lua_pcall(L, 1, 1, 0) == 0;
 }
 
+#define REFERENCE "spec/json_prune.lua"
+
 static lua_State *state(void) {
     static lua_State *L;
     if (L == NULL) {
         L = luaL_newstate();
         luaL_openlibs(L);
+        /* the reference requires connectstatus.core for the array metatable: this table is it */
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
         lua_newtable(L);
         cs_json_register(L); /* creates the array metatable in the registry */
-        lua_pop(L, 1);
+        lua_setfield(L, -2, "connectstatus.core");
+        lua_pop(L, 2);
+        if (luaL_loadfile(L, REFERENCE) != 0 || lua_pcall(L, 0, 1, 0) != 0)
+            fail(lua_tostring(L, -1));
+        lua_setfield(L, LUA_REGISTRYINDEX, REFERENCE);
     }
     return L;
+}
+
+/* Calls the reference's function `name` with the arguments on top of the stack; one result. */
+static void reference(lua_State *L, const char *name, int nargs) {
+    lua_getfield(L, LUA_REGISTRYINDEX, REFERENCE);
+    lua_getfield(L, -1, name);
+    lua_remove(L, -2);
+    lua_insert(L, -1 - nargs);
+    if (lua_pcall(L, nargs, 1, 0) != 0) fail(lua_tostring(L, -1));
+}
+
+/* The selective decode of the input against the full one: the decoded value is at index 1 if the
+ * full decode accepted it (full_err is then NULL). */
+static void check_selection(lua_State *L, const uint8_t *data, size_t size, const char *full_err) {
+    char err[128] = "";
+    int top = lua_gettop(L), ok;
+    cs_selection *sel;
+    lua_pushlstring(L, (const char *)data, size);
+    if (full_err == NULL)
+        lua_pushvalue(L, 1);
+    else
+        lua_pushnil(L);
+    reference(L, "fuzz_paths", 2); /* top + 1 */
+    lua_pushcfunction(L, cs_l_json_selection);
+    lua_pushvalue(L, top + 1);
+    if (lua_pcall(L, 1, 1, 0) != 0) fail(lua_tostring(L, -1)); /* top + 2 */
+    sel = (cs_selection *)lua_touserdata(L, top + 2);
+    ok = cs_json_decode_sel(L, (const char *)data, size, 128, sel, err, sizeof err);
+    cs_sel_free(sel); /* now: LuaJIT's own allocator hides the block from LeakSanitizer */
+    if (full_err != NULL) {
+        if (ok || strcmp(err, full_err) != 0) fail("a selection changed how an input is refused");
+    } else {
+        if (!ok) fail(err);
+        lua_pushvalue(L, 1);
+        lua_pushvalue(L, top + 1);
+        reference(L, "prune", 2);
+        if (!same(L, top + 3, top + 4))
+            fail("a selected decode differs from the pruned full decode");
+    }
+    lua_settop(L, top);
 }
 
 static void round_trip(lua_State *L) {
@@ -115,8 +167,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (cs_json_decode(L, (const char *)data, size, 128, err, sizeof err)) {
         if (lua_gettop(L) != 1) fail("decode pushed other than one value");
         round_trip(L);
+        lua_settop(L, 1);
+        check_selection(L, data, size, NULL);
     } else if (lua_gettop(L) != 0 || strstr(err, " at byte ") == NULL) {
         fail("a rejected input left values on the stack or gave no position");
+    } else {
+        check_selection(L, data, size, err);
     }
     lua_settop(L, 0);
     return 0;

@@ -376,17 +376,43 @@ describe("json_encode", function()
     assert.has_error(function() encode(holes) end)
   end)
 
-  it("raises for cycles and for nesting deeper than 1000", function()
+  it("raises for cycles and for nesting deeper than max_depth (128 by default, as decode)", function()
     local t = {}
     t[1] = t
-    assert.has_error(function() encode(t) end, "json_encode: tables nested deeper than 1000 (a reference cycle?)")
+    assert.has_error(function() encode(t) end, "json_encode: tables nested deeper than 128 (a reference cycle?)")
     local o = {}
     o.self = { back = o }
     assert.has_error(function() encode(o) end)
     local deep = {}
-    for _ = 1, 999 do deep = { deep } end
-    assert.is_string(encode(deep))
-    assert.has_error(function() encode { deep } end)
+    for _ = 1, 127 do deep = { deep } end
+    assert.equals(string.rep("[", 127) .. "{}" .. string.rep("]", 127), encode(deep))
+    assert.has_error(function() encode { deep } end, "json_encode: tables nested deeper than 128 (a reference cycle?)")
+    for _ = 1, 872 do deep = { deep } end
+    assert.is_string(encode(deep, 1000))
+    assert.is_string(encode(deep, { max_depth = 1000 }))
+    assert.has_error(function() encode(deep, { max_depth = 999 }) end,
+      "json_encode: tables nested deeper than 999 (a reference cycle?)")
+    assert.equals("1", encode(1, 0))
+    assert.has_error(function() encode({}, 0) end, "json_encode: tables nested deeper than 0 (a reference cycle?)")
+  end)
+
+  it("raises for a bad max_depth or an unknown option", function()
+    assert.has_error(function() encode({}, -1) end)
+    assert.has_error(function() encode({}, { max_depth = 1.5 }) end)
+    assert.has_error(function() encode({}, { max_depth = "7" }) end)
+    assert.has_error(function() encode({}, { max_depth = 0 / 0 }) end)
+    assert.has_error(function() encode({}, { select = { "a" } }) end)
+  end)
+
+  it("encodes 5,000 nested tables with a limit to match (iterative), and 300,000 without a crash", function()
+    local deep = {}
+    for _ = 1, 4999 do deep = { deep } end
+    local text = encode(deep, 5000)
+    assert.equals(10000, #text)
+    assert.equals("[[[", text:sub(1, 3))
+    for _ = 1, 295000 do deep = { deep } end
+    local ok, err = pcall(encode, deep, 1000000) -- the Lua stack gives out first (LuaJIT: 8,000 slots)
+    assert(ok or err:match "^json_encode: tables nested too deep" or err:match "stack overflow", err)
   end)
 
   it("round-trips with decode, keeping every integer digit", function()

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Fuzzes the JSON codec (fuzz/json_fuzz.c) with libFuzzer + ASan/UBSan for $1 seconds (default 60)
 # on each number model: built against Lua 5.4 (64-bit integers) and LuaJIT (doubles only).
-# The corpus (fuzz/corpus) is seeded from the spec fixtures and JSONTestSuite; a crashing input is
-# written to fuzz/artifacts/ and the script exits non-zero.
+# The corpus (fuzz/corpus) is seeded from the spec fixtures and JSONTestSuite ($JSON_TEST_SUITE,
+# default ../shared/json-test-suite); a crashing input is written to fuzz/artifacts/ and the script
+# exits non-zero. Each input is also decoded with a selection (see fuzz/json_fuzz.c).
 set -eu
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
 out=build/fuzz
 mkdir -p "$out" fuzz/corpus fuzz/artifacts
-for f in spec/fixtures/*.json spec/fixtures/json/* ../shared/json-test-suite/test_parsing/*; do
+suite="${JSON_TEST_SUITE:-../shared/json-test-suite}"
+for f in spec/fixtures/*.json spec/fixtures/json/* "$suite"/test_parsing/*; do
   [ -f "$f" ] && cp "$f" "fuzz/corpus/seed-$(basename "$f")"
 done
 printf '%s\n' '"["' '"]"' '"{"' '"}"' '","' '":"' '"true"' '"false"' '"null"' '"\\u"' \

@@ -1,5 +1,7 @@
-/* Runs the JSON decoder on a thread with a 64 KiB stack: 100,000 nested '[' must give a clean
- * error (with the default limit and with a limit of 1,000,000), a 127-deep document must decode.
+/* Runs the JSON decoder and encoder on a thread with a 64 KiB stack: 100,000 nested '[' must give
+ * a clean error (with the default limit and with a limit of 1,000,000), a 127-deep document must
+ * decode; a table nested 100,000 deep must give a clean encode error (default limit) or encode
+ * (limit 1,000,000: the Lua stack may give out first, cleanly), a 128-deep one must encode.
  * Exits 0 only if all of that holds. Built and run by tools/small_stack.sh. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -35,6 +37,25 @@ static int expect(lua_State *L, const char *s, int max_depth, int should_decode)
     return ok == should_decode && (ok || strstr(err, " at byte ") != NULL) ? 0 : 1;
 }
 
+/* 0 if encoding a table nested `levels` deep with max_depth gives the expected outcome
+ * (should_encode < 0: either a clean error or a text). */
+static int expect_encode(lua_State *L, int levels, int max_depth, int should_encode) {
+    int ok;
+    lua_pushcfunction(L, cs_l_json_encode);
+    lua_getglobal(L, "nest");
+    lua_pushinteger(L, levels);
+    lua_call(L, 1, 1);
+    lua_pushinteger(L, max_depth);
+    ok = lua_pcall(L, 2, 1, 0) == 0;
+    printf("encode %d levels, limit %d: %s\n", levels, max_depth,
+           ok ? "encoded" : lua_tostring(L, -1));
+    ok = ok ? lua_rawlen(L, -1) == (size_t)levels * 2
+            : -(strstr(lua_tostring(L, -1), "nested") != NULL);
+    lua_settop(L, 0);
+    if (should_encode < 0) return ok != 0 ? 0 : 1;
+    return ok == (should_encode ? 1 : -1) ? 0 : 1;
+}
+
 static void *run(void *arg) {
     int *failures = arg;
     lua_State *L = luaL_newstate();
@@ -48,6 +69,11 @@ static void *run(void *arg) {
     cs_json_register(L);
     lua_settop(L, 0);
     *failures = expect(L, deep, 128, 0) + expect(L, deep, 1000000, 0) + expect(L, valid, 128, 1);
+    if (luaL_dostring(L,
+                      "function nest(n) local t = {} for _ = 2, n do t = { t } end return t end"))
+        *failures += 1;
+    *failures += expect_encode(L, DEEP, 128, 0) + expect_encode(L, DEEP, 1000000, -1) +
+                 expect_encode(L, 128, 128, 1);
     lua_close(L);
     free(deep);
     free(valid);

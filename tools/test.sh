@@ -47,7 +47,7 @@ exported=$(nm -D --defined-only build/lua5.4/connectstatus/core.so | awk '$2 == 
 record "core.so exports only luaopen_connectstatus_core (got: $exported)" $?
 
 sh tools/small_stack.sh >"$out/small_stack.log" 2>&1
-record "decoder survives 100,000 nested arrays on a 64 KiB thread stack" $?
+record "decoder and encoder survive 100,000 nested levels on a 64 KiB thread stack" $?
 
 sh tools/threads.sh >"$out/threads.log" 2>&1
 record "two Lua states on two threads, each with its own client, work independently" $?

@@ -14,6 +14,7 @@ local M = {
 M.json = {
   decode = core.json_decode,
   encode = core.json_encode,
+  selection = core.json_selection,
   null = core.null,
   array_mt = core.json_array_mt,
 }
