@@ -885,12 +885,6 @@ static int cs_json_decode_sel(lua_State *L, const char *s, size_t len, int max_d
     return 0;
 }
 
-/* The full decode (cs_json_decode_sel without a selection). */
-static int cs_json_decode(lua_State *L, const char *s, size_t len, int max_depth, char *err,
-                          size_t errlen) {
-    return cs_json_decode_sel(L, s, len, max_depth, NULL, err, errlen);
-}
-
 /* ---------------------------------------------------------------- selections: compiling */
 
 #define CS_SEL_MT "connectstatus.Selection"

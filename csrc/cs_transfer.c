@@ -404,12 +404,13 @@ static void cs_push_meta(lua_State *L, const cs_transfer *t, long status) {
     }
 }
 
-static void cs_push_body(lua_State *L, cs_transfer *t) {
+static void cs_push_body(lua_State *L, cs_transfer *t, const cs_selection *sel) {
     char err[160];
     if (t->body_len == 0) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, "empty");
-    } else if (cs_json_decode(L, t->body, t->body_len, t->client->max_depth, err, sizeof err)) {
+    } else if (cs_json_decode_sel(L, t->body, t->body_len, t->client->max_depth, sel, err,
+                                  sizeof err)) {
         lua_setfield(L, -2, "value");
     } else {
         lua_pushlstring(L, t->body, t->body_len < CS_SNIPPET_MAX ? t->body_len : CS_SNIPPET_MAX);
@@ -432,8 +433,18 @@ static void cs_push_size_error(lua_State *L, size_t max) {
     lua_pushstring(L, msg);
 }
 
+/* The optional selection argument at idx (a connectstatus.Selection, kept alive by the stack
+ * while the body is decoded), or NULL for a full decode. */
+static const cs_selection *cs_opt_selection(lua_State *L, int idx) {
+    const cs_selection *sel;
+    if (lua_isnoneornil(L, idx)) return NULL;
+    sel = (const cs_selection *)luaL_checkudata(L, idx, CS_SEL_MT);
+    if (sel->states == NULL) luaL_argerror(L, idx, "the selection is closed");
+    return sel;
+}
+
 /* The answer of the finished exchange: a result table, or nil, kind, message. */
-static int cs_push_response(lua_State *L, cs_transfer *t) {
+static int cs_push_response(lua_State *L, cs_transfer *t, const cs_selection *sel) {
     long status = 0;
     t->busy = 0;
     if (t->rc != CURLE_OK) {
@@ -455,7 +466,7 @@ static int cs_push_response(lua_State *L, cs_transfer *t) {
     lua_createtable(L, 0, 6);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
-    cs_push_body(L, t);
+    cs_push_body(L, t, sel);
     cs_push_meta(L, t, status);
     cs_release_big_buffer(t);
     return 1;
@@ -480,23 +491,27 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
     return 1;
 }
 
-/* t:perform() -> result | nil, kind, message: runs the started exchange to its end. */
+/* t:perform([selection]) -> result | nil, kind, message: runs the started exchange to its end
+ * and decodes what the selection asks for (everything without one). */
 static int cs_l_transfer_perform(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
+    const cs_selection *sel = cs_opt_selection(L, 2);
     if (!t->busy) return luaL_error(L, "transfer not started");
     t->L = L;
     t->hookmask = lua_gethookmask(L);
     t->rc = curl_easy_perform(t->curl);
     if (cs_should_resend(L, t)) t->rc = curl_easy_perform(t->curl);
     t->L = NULL;
-    return cs_push_response(L, t);
+    return cs_push_response(L, t, sel);
 }
 
-/* t:response() -> result | nil, kind, message, once a Multi reported the exchange finished. */
+/* t:response([selection]) -> result | nil, kind, message, once a Multi reported the exchange
+ * finished. */
 static int cs_l_transfer_response(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
+    const cs_selection *sel = cs_opt_selection(L, 2);
     if (!t->busy) return luaL_error(L, "transfer not started");
-    return cs_push_response(L, t);
+    return cs_push_response(L, t, sel);
 }
 
 static int cs_l_transfer_close(lua_State *L) {

@@ -47,10 +47,20 @@ function M.new(class, opts, spec, level)
   return setmetatable({ transport = transport.new(t, level) }, class)
 end
 
-local CALL_OPTIONS = { timeout = "number" }
+local CALL_OPTIONS = { timeout = "number", select = "table" }
 
--- The options of one call (timeout: seconds for the whole call, retries included), checked and
--- copied with the documented top-level type of the answer.
+-- A selection given as a list of paths is compiled once per call, here, so that a bad path
+-- raises at the caller before anything is sent.
+local function selection(v, level)
+  if type(v) == "userdata" then return v end
+  local ok, sel = pcall(core.json_selection, v)
+  if not ok then error((tostring(sel):gsub("^bad argument #1 to '[^']*' %((.*)%)$", "%1")), level + 1) end
+  return sel
+end
+
+-- The options of one call (timeout: seconds for the whole call, retries included; select: the
+-- paths to decode, or a compiled cs.json.selection), checked and copied with the documented
+-- top-level type of the answer.
 function M.call(opts, expect, level)
   level = (level or 1) + 1
   local call = { expect = expect }
@@ -59,11 +69,12 @@ function M.call(opts, expect, level)
   for key, v in pairs(opts) do
     local expected = CALL_OPTIONS[key]
     if not expected then error(("unknown call option '%s'"):format(tostring(key)), level) end
-    if type(v) ~= expected then
+    if type(v) ~= expected and not (key == "select" and type(v) == "userdata") then
       error(("call option '%s' must be a %s, got %s"):format(key, expected, type(v)), level)
     end
     call[key] = v
   end
+  if call.select then call.select = selection(call.select, level) end
   if call.timeout and (call.timeout ~= call.timeout or call.timeout <= 0) then
     error("call option 'timeout' must be positive", level)
   end

@@ -17,7 +17,7 @@ function Driver:request(req)
     self.transfer = t
   end
   t:start(req.method, req.url or req.path, req.body, req.timeout, req.url ~= nil)
-  return t:perform()
+  return t:perform(req.select)
 end
 
 -- Closes the kept-alive connection with the easy handle; idempotent.

@@ -17,7 +17,7 @@ function Driver:request(req)
   local t = self.client:transfer()
   t:start(req.method, req.url or req.path, req.body, req.timeout, req.url ~= nil)
   self.loop:await_transfer(t)
-  local result, kind, message = t:response()
+  local result, kind, message = t:response(req.select)
   t:close()
   return result, kind, message
 end

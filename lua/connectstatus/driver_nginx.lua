@@ -352,12 +352,13 @@ function M.resolve_location(location, request_url)
   return scheme .. "//" .. authority .. path:gsub("[^/]*$", "") .. location
 end
 
--- The one call site of the JSON decoder (a compiled selection, issue 16, will be passed here).
-local function decode_json(body, max_depth)
+-- The one call site of the JSON decoder; select is the request's compiled selection or nil.
+local function decode_json(body, max_depth, select)
+  if select then return core.json_decode(body, { max_depth = max_depth, select = select }) end
   return core.json_decode(body, max_depth)
 end
 
-local function result_of(answer, conf, url)
+local function result_of(answer, conf, url, select)
   local status, headers, body = answer.status, answer.headers, answer.body
   local r = {
     status = status, request_id = headers["x-request-id"], retry_after = headers["retry-after"],
@@ -371,7 +372,7 @@ local function result_of(answer, conf, url)
   if body == "" then
     r.empty = true
   else
-    local value, err = decode_json(body, conf.max_depth)
+    local value, err = decode_json(body, conf.max_depth, select)
     if value ~= nil then
       r.value = value
     else
@@ -523,7 +524,7 @@ function M.new(config, level)
       local sock, reused, message = connect(ngx, conf, deadline)
       if not sock then return nil, reused, message end
       local answer, kind, problem, silent = exchange(ngx, conf, sock, text, deadline, timeout)
-      if answer then return result_of(answer, conf, url) end
+      if answer then return result_of(answer, conf, url, req.select) end
       sock:close()
       if not (reused and silent and attempt == 1 and kind ~= "timeout") then return nil, kind, problem end
     end
