@@ -196,6 +196,18 @@ describe("cs.kafka_connect version gating", function()
     kc:close()
   end)
 
+  it("an old worker's list takes a selection as an expanded one does", function()
+    local paths = { "*.status.connector.state", "*.status.tasks.*.state", "*.info.type", "*.none" }
+    local wanted = assert(client():list { expand = { "status", "info" }, select = paths })
+    assert.is_nil(wanted["search-sink"].status.connector.worker_id)
+    fake:reset()
+    fake:set { kafka_connect = { version = "2.2.0" } }
+    local kc = client()
+    assert.same(wanted, assert(kc:list { expand = { "status", "info" }, select = paths }))
+    assert.same(wanted, assert(kc:list { expand = { "status", "info" }, select = cs.json.selection(paths) }))
+    kc:close()
+  end)
+
   it("the old worker's reads run at once, and a connector deleted meanwhile is left out", function()
     fake:set { kafka_connect = { version = "2.2.0" } }
     for _, name in ipairs { "audit-sink", "inventory-source", "search-sink" } do

@@ -218,6 +218,15 @@ end
 
 local FALLBACK_PARALLEL = 8
 
+-- The assembled list with only what the call's selection asks for, as an expanded list decoded
+-- with it would be: through the same C decoder, so the two paths cannot disagree. (Old workers
+-- only; a value the encoder refuses, such as inf, leaves the list whole.)
+local function selected(map, sel)
+  local ok, text = pcall(core.json_encode, map)
+  if not ok then return map end
+  return core.json_decode(text, { select = sel, max_depth = 100000 }) or map
+end
+
 -- What an old worker's list cannot expand: the names, then one read per connector and expansion,
 -- run in parallel. A connector deleted between the list and its read is left out, as Connect's own
 -- expansion leaves it; any other failure fails the call.
@@ -248,7 +257,7 @@ function KafkaConnect:list_by_reads(wanted, call)
     map[job.name][job.what] = values[i]
   end
   for name in pairs(gone) do map[name] = nil end
-  return map
+  return call.select and selected(map, call.select) or map
 end
 
 -- Without expand: an array of names. With expand: a map name -> { status =, info = }, from one
