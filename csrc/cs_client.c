@@ -17,15 +17,20 @@
 /* The sockets libcurl opened for one client's transfers. Connections outlive the client in a
  * loop's connection cache, so the list is freed when the client and its last socket are gone. */
 typedef struct {
+    curl_socket_t fd;
+    int port; /* its local port once known (a socket is bound when it connects), else -1 */
+} cs_socket;
+
+typedef struct {
     int refs;      /* the client, plus one per socket in the list */
     int exhausted; /* a socket could not be opened for want of descriptors */
     size_t n, cap;
-    curl_socket_t *fds;
+    cs_socket *socks;
 } cs_sockets;
 
 static void cs_sockets_unref(cs_sockets *s) {
     if (--s->refs > 0) return;
-    free(s->fds);
+    free(s->socks);
     free(s);
 }
 
@@ -33,20 +38,22 @@ static void cs_sockets_unref(cs_sockets *s) {
 static void cs_sockets_add(cs_sockets *s, curl_socket_t sock) {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
-        curl_socket_t *grown = (curl_socket_t *)realloc(s->fds, cap * sizeof *grown);
+        cs_socket *grown = (cs_socket *)realloc(s->socks, cap * sizeof *grown);
         if (grown == NULL) return;
-        s->fds = grown;
+        s->socks = grown;
         s->cap = cap;
     }
-    s->fds[s->n++] = sock;
+    s->socks[s->n].fd = sock;
+    s->socks[s->n].port = -1;
+    s->n++;
     s->refs++;
 }
 
 static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
     size_t i;
     for (i = 0; i < s->n; i++) {
-        if (s->fds[i] != sock) continue;
-        s->fds[i] = s->fds[--s->n];
+        if (s->socks[i].fd != sock) continue;
+        s->socks[i] = s->socks[--s->n];
         cs_sockets_unref(s);
         return;
     }
@@ -61,10 +68,12 @@ static int cs_local_port(curl_socket_t sock) {
     return -1;
 }
 
-static curl_socket_t cs_sockets_find(const cs_sockets *s, int local_port) {
+static curl_socket_t cs_sockets_find(cs_sockets *s, int local_port) {
     size_t i;
-    for (i = 0; i < s->n; i++)
-        if (cs_local_port(s->fds[i]) == local_port) return s->fds[i];
+    for (i = 0; i < s->n; i++) {
+        if (s->socks[i].port < 0) s->socks[i].port = cs_local_port(s->socks[i].fd);
+        if (s->socks[i].port == local_port) return s->socks[i].fd;
+    }
     return CURL_SOCKET_BAD;
 }
 

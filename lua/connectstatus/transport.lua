@@ -391,9 +391,9 @@ function Transport:remember_limits(raw)
   local rl = rate_limit_of(raw)
   if not rl then return end
   if rl.remaining then
-    local others = -1
-    for _ in pairs(self.in_flight) do others = others + 1 end
-    rl.remaining = math.max(0, rl.remaining - others)
+    local counted = 0 -- this request too, unless it is a blocking one
+    for _ in pairs(self.in_flight) do counted = counted + 1 end
+    rl.remaining = math.max(0, rl.remaining - math.max(0, counted - 1))
   end
   rl.seen_at = self.clock()
   self.limits = rl
@@ -408,7 +408,7 @@ end
 -- Takes one of the requests the API said remain in its window, so that tasks sharing the client
 -- do not all spend the last one. When none remain, waits the window out instead of provoking a
 -- 429; but never past retry.max_retry_after or this call's deadline: then rate_limited at once.
-function Transport:pace(sleep, deadline, url)
+function Transport:pace(sleep, deadline, target)
   while true do
     local rl = self.limits
     if not (rl and rl.remaining and rl.reset) then return nil end
@@ -420,7 +420,7 @@ function Transport:pace(sleep, deadline, url)
     local wait = rl.seen_at + rl.reset - now
     if wait > self.retry.max_retry_after or now + wait > deadline then
       return errors.new("rate_limited", ("the API's rate limit resets in %gs, later than this call may wait"):format(
-        wait), { retry_after = wait, rate_limit = self:rate_limit(), url = url })
+        wait), { retry_after = wait, rate_limit = self:rate_limit(), url = self.base_url .. target })
     end
     if wait > 0 then sleep(wait) end
     -- A new window: as many requests as the last one allowed, until an answer says otherwise.
@@ -484,14 +484,15 @@ function Transport:request(method, target, call)
   local deadline = self.clock() + budget
   local sent = 0
   while true do
-    local err = self:pace(sleep, deadline, self.base_url .. target)
+    local err = self:pace(sleep, deadline, target)
     local value
     if not err then
       sent = sent + 1
-      local token = {}
-      self.in_flight[token] = true
+      -- A blocking exchange is the only one in flight; others (tasks, nginx) are counted.
+      local token = driver ~= self.curl and {}
+      if token then self.in_flight[token] = true end
       value, err = self:exchange(driver, method, target, call, deadline)
-      self.in_flight[token] = nil
+      if token then self.in_flight[token] = nil end
       if value ~= nil then
         -- Successes slowly refill the retry budget that a storm of failures drains.
         self.tenths = math.min(self.retry.budget * 10, self.tenths + 1)
