@@ -81,7 +81,7 @@ describe("connectstatus CLI", function()
         { "", "a command is needed" },
         { "frobnicate", "unknown command frobnicate" },
         { "status", "status takes NAME" },
-        { "status a b", "status takes NAME" },
+        { "wait-offsets a b", "wait%-offsets takes NAME" },
         { "status x --bogus", "unknown flag %-%-bogus" },
         { "status x --state RUNNING", "unknown flag %-%-state" },
         { "wait x --timeout soon", "%-%-timeout must be" },
@@ -140,9 +140,14 @@ describe("connectstatus CLI", function()
       local code, out = run("tasks orders-sink", env)
       assert.equal(0, code)
       assert.matches("TASK%s+CONNECTOR%s+CONFIG_KEYS", out)
-      code, out = run("list", env)
+      code, out = run("list --names", env)
       assert.equal(0, code)
       assert.equal("datagen-orders\norders-sink\npg-cdc\ns3-archive\n", out)
+      code, out = run("list", env)
+      assert.equal(0, code)
+      assert.matches("^NAME%s+TYPE%s+STATE%s+TASKS\n", out)
+      assert.matches("\ndatagen%-orders%s+source%s+RUNNING%s+1/2\n", out)
+      assert.matches("\ns3%-archive%s+sink%s+FAILED%s+0/0\n", out)
       code, out = run("list --expand id --expand=status", env)
       assert.equal(0, code)
       assert.matches("s3%-archive%s+lcc%-demo2s3ar%s+%-%s+%-%s+FAILED%s+failed", out)
@@ -249,7 +254,7 @@ describe("connectstatus CLI", function()
       assert.equal(1, code)
       assert.matches("4 connectors: 1 healthy, 1 degraded, 1 failed, 1 pending", out, 1, true)
       assert.matches("datagen%-orders%s+degraded%s+task 1 FAILED: Task failed: RecordTooLargeException", out)
-      assert.matches("s3%-archive%s+failed%s+connector FAILED: There were some errors", out)
+      assert.matches("s3%-archive%s+failed%s+connector FAILED: topics: Provided Kafka ApiKey is invalid", out)
       code, out = run("health --json", env)
       assert.equal(1, code)
       local summary = assert(cs.json.decode(out))
