@@ -43,6 +43,10 @@ build = {
     ["connectstatus.wait"] = "lua/connectstatus/wait.lua",
     ["connectstatus.health"] = "lua/connectstatus/health.lua",
     ["connectstatus.cli"] = "lua/connectstatus/cli.lua",
+    ["connectstatus.cli.output"] = "lua/connectstatus/cli/output.lua",
+    ["connectstatus.cli.context"] = "lua/connectstatus/cli/context.lua",
+    ["connectstatus.status"] = "lua/connectstatus/status.lua",
+    ["connectstatus.options"] = "lua/connectstatus/options.lua",
     ["connectstatus.fake"] = "lua/connectstatus/fake.lua",
   },
   install = {

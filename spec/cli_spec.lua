@@ -3,35 +3,13 @@
 local cs = require "connectstatus"
 local cli = require "connectstatus.cli"
 local helpers = require "helpers"
+local cli_run = require "cli_run"
 
 -- 2^53 + 1 survives only where Lua has 64-bit integers (5.3+); LuaJIT's numbers are doubles.
 local HAS_INTEGERS = math.type ~= nil
 local KEY, SECRET = "CLIKEY0123456789", "cli-s3cr3t/+=:never-print-me"
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Variables that could leak in from the caller's shell and change what the CLI does.
-local CLEAN = { "CONFLUENT_CLOUD_API_KEY", "CONFLUENT_CLOUD_API_SECRET", "CONFLUENT_CLOUD_TOKEN",
-  "CONFLUENT_ENVIRONMENT_ID", "CONFLUENT_KAFKA_CLUSTER_ID", "CONNECTSTATUS_BASE_URL", "FELDERA_HOST",
-  "FELDERA_API_KEY", "FELDERA_TENANT", "TERM" }
-
--- Runs `connectstatus ARGS` with exactly the given variables; returns exit code, stdout, stderr.
-local function run(args, env)
-  local parts = { helpers.env_cmd(), "env" }
-  for _, name in ipairs(CLEAN) do parts[#parts + 1] = "-u " .. name end
-  local names = {}
-  for k in pairs(env or {}) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do parts[#parts + 1] = k .. "=" .. quote(env[k]) end
-  local errfile = os.tmpname()
-  parts[#parts + 1] = helpers.lua_bin() .. " bin/connectstatus " .. args .. " 2>" .. quote(errfile)
-  local out, code = helpers.shell(table.concat(parts, " "))
-  local err = helpers.read_file(errfile)
-  os.remove(errfile)
-  return code, out, err
-end
+local quote, run = cli_run.quote, cli_run.run
 
 local function lines_matching(text, pattern)
   local n = 0

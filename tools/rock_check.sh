@@ -13,7 +13,7 @@ LUA_CPATH="$tree/lib/lua/5.4/?.so;;" \
     print("loaded connectstatus " .. cs.version)'
 test -x "$tree/bin/connectstatus"
 # Every shipped Lua file is a module of the rock.
-for f in lua/connectstatus/*.lua; do
+for f in lua/connectstatus/*.lua lua/connectstatus/cli/*.lua; do
   grep -q "\"$f\"" connectstatus-scm-1.rockspec || { echo "not in the rockspec: $f" >&2; exit 1; }
 done
 LUA_PATH="$tree/share/lua/5.4/?.lua;$tree/share/lua/5.4/?/init.lua;;" \

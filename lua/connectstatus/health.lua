@@ -25,8 +25,10 @@ M.BY_STATE = {
 -- Task states that say "not there yet" rather than "broken", even under a RUNNING connector.
 local TASK_PENDING = { UNASSIGNED = true, RESTARTING = true, PROVISIONING = true }
 
--- What a garbage status or list entry counts as: it cannot be shown to move data.
+-- What a garbage status or list entry counts as: it cannot be shown to move data. A garbage task
+-- entry counts as a FAILED task does.
 M.UNREADABLE = "failed"
+local UNREADABLE_TASK = "degraded"
 
 local OPTIONS = { "ignore_states", "states" }
 
@@ -72,7 +74,7 @@ local function state_verdict(state, overrides)
 end
 
 local function task_verdict(task, connector_state, overrides)
-  if task.unreadable then return M.UNREADABLE end
+  if task.unreadable then return UNREADABLE_TASK end
   local state = task.state
   if state and overrides[state] then return overrides[state] end
   if state == "RUNNING" then return "healthy" end

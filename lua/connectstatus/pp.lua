@@ -226,6 +226,7 @@ local METHOD_HELP = {
     "wait until the input connector has consumed all its input", "wait-input" },
   rate_limit = { "rate_limit()", "the last X-RateLimit-* values seen: { limit, remaining, reset }" },
   close = { "close()", "release the connection (idempotent; also on collection)" },
+  connector_path = { "connector_path(name, suffix)", "the API path of one of the connector's endpoints" },
 }
 
 local function columns(rows)
