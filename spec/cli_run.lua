@@ -23,8 +23,10 @@ local function env_prefix(env)
   return table.concat(parts, " ")
 end
 
-function M.command(args, env)
-  return env_prefix(env) .. " " .. helpers.lua_bin() .. " bin/connectstatus " .. args
+-- wrapper (e.g. "timeout 5") goes between the variables and the interpreter.
+function M.command(args, env, wrapper)
+  return env_prefix(env) .. " " .. (wrapper and wrapper .. " " or "") .. helpers.lua_bin() .. " bin/connectstatus " ..
+    args
 end
 
 -- `connectstatus ARGS` in a pipe -> exit code, stdout, stderr.
@@ -37,12 +39,14 @@ function M.run(args, env, redirect)
 end
 
 -- `connectstatus ARGS` on a pseudo-terminal (util-linux script), TERM=xterm unless env says;
--- limit bounds it in seconds (SIGINT, then SIGKILL). -> exit code, everything it wrote (CR LF).
-function M.run_pty(args, env, limit)
+-- limit bounds it in seconds (SIGINT, then SIGKILL); prelude is shell run first in the same
+-- terminal (e.g. a background job). -> exit code, everything it wrote (CR LF).
+function M.run_pty(args, env, limit, prelude)
   local e = {}
   for k, v in pairs(env or {}) do e[k] = v end
   if e.TERM == nil then e.TERM = "xterm" end
-  local inner = "timeout -s INT -k 2 " .. (limit or 10) .. " " .. M.command(args, e)
+  local inner = M.command(args, e, "timeout -s INT -k 2 " .. (limit or 10))
+  if prelude then inner = prelude .. " " .. inner end
   local out, code = helpers.shell("script -qec " .. M.quote(inner) .. " /dev/null </dev/null")
   return code, out
 end

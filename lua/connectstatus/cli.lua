@@ -1040,6 +1040,13 @@ function RUN.context(ctx)
     options.did_you_mean(action, { "list", "show", "use" }), "context")
 end
 
+-- Ctrl-C arrives as the interpreter's "interrupted!" error, raised by a hook that LuaJIT runs in
+-- interpreted code only: this loop stays interpreted so that it sees it.
+local function serve(server)
+  while server:step(1) do end
+end
+if rawget(_G, "jit") then rawget(_G, "jit").off(serve) end
+
 function RUN.fake(ctx)
   local port = number_flag(ctx.flags, "port", 0, function(n) return n >= 0 and n <= 65535 and n == math.floor(n) end,
     "a port number")
@@ -1064,7 +1071,7 @@ function RUN.fake(ctx)
     return EXIT.error
   end
   ctx.err:write("fake API on ", server.url, " (scenario ", scenario, "); Ctrl-C to stop\n")
-  local served, why = pcall(server.serve, server)
+  local served, why = pcall(serve, server)
   server:stop()
   if not served and not tostring(why):find("interrupted") then error(why, 0) end
   ctx.err:write("\nfake API stopped\n")

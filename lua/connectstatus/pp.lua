@@ -28,10 +28,11 @@ local function sorted_keys(t)
 end
 
 -- True for a number that may not be the one the API sent: a float holding an integer beyond
--- 2^53 (every number on LuaJIT/5.1; an integer too large for 64 bits on 5.3+).
+-- 2^53 or at it, which 2^53 + 1 rounds to (every number on LuaJIT/5.1; an integer too large for
+-- 64 bits on 5.3+).
 function M.is_inexact(v)
   if type(v) ~= "number" or (HAS_INTEGERS and math.type(v) == "integer") then return false end
-  return v == math.floor(v) and (v > EXACT or v < -EXACT) and v - v == 0
+  return v == math.floor(v) and (v >= EXACT or v <= -EXACT) and v - v == 0
 end
 
 local function scalar(v)
