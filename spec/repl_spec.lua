@@ -53,9 +53,13 @@ describe("the REPL", function()
     assert.matches('state = "RUNNING"', text, 1, true)
   end)
 
-  it("marks numbers that may be inexact", function()
-    assert.equal("9007199254740994 --[[inexact]]", pp.format(2 ^ 53 + 2))
-    assert.equal("12", pp.format(12))
+  it("knows which numbers may be inexact", function()
+    assert.is_true(pp.is_inexact(2 ^ 53 + 2.0))
+    assert.is_true(pp.is_inexact(-2 ^ 53))
+    assert.is_false(pp.is_inexact(2 ^ 52 + 1))
+    assert.is_false(pp.is_inexact(1.5))
+    assert.is_false(pp.is_inexact(1 / 0))
+    if math.type then assert.is_false(pp.is_inexact(math.tointeger(2 ^ 62))) end
   end)
 
   it("cs.help() lists the module's functions, one line each", function()

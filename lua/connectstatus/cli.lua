@@ -4,7 +4,6 @@
 -- settings come from flags, the environment and contexts through one table, SETTINGS.
 local cs = require "connectstatus"
 local core = require "connectstatus.core"
-local errors = require "connectstatus.errors"
 local options = require "connectstatus.options"
 local status = require "connectstatus.status"
 local output = require "connectstatus.cli.output"
@@ -532,36 +531,39 @@ local function progress_mode(flags)
 end
 
 -- An on_poll callback that shows describe(value) live on a terminal, else once per change and
--- again every heartbeat seconds while nothing changes. Only a read error the wait goes on
--- through says "retrying".
+-- again every heartbeat seconds while nothing changes. A failed read is said to be retried only
+-- once the next poll proves it was: in a pipe its line waits for that poll (or for finish).
 local function progress(ctx, describe)
   local live = progress_mode(ctx.flags) == "live"
   local heartbeat = seconds(ctx.flags, "heartbeat", 30, true)
-  local allow_missing = ctx.flags["allow-missing"] == true
-  local shown, shown_at
+  local shown, shown_at, failed
   local reporter = {}
-  function reporter.on_poll(value, elapsed, err)
-    local text
-    if value ~= nil then
-      text = describe(value)
-    else
-      local kind = tostring(err and err.kind)
-      local goes_on = errors.is_transient(kind) or (kind == "not_found" and allow_missing)
-      text = "read failed (" .. kind .. ")" .. (goes_on and ", retrying" or "")
-    end
-    text = output.clean(text)
-    if live then
-      ctx.err:write(("\r\27[K%s  %.1fs"):format(text, elapsed))
-    elseif text ~= shown then
+  -- A pipe's line: printed when it differs from the last, or as a heartbeat.
+  local function emit(elapsed, text)
+    if text ~= shown then
       ctx.err:write(("[%6.1fs] %s\n"):format(elapsed, text))
-      shown_at = elapsed
     elseif elapsed - shown_at >= heartbeat then
       ctx.err:write(("[%6.1fs] %s (unchanged)\n"):format(elapsed, text))
-      shown_at = elapsed
+    else
+      return
     end
-    shown = text
+    shown, shown_at = text, elapsed
+  end
+  function reporter.on_poll(value, elapsed, err)
+    if failed and not live then emit(failed.elapsed, failed.text .. ", retried") end
+    failed = nil
+    local text = output.clean(value ~= nil and describe(value) or "read failed (" .. tostring(err and err.kind) .. ")")
+    if live then
+      ctx.err:write(("\r\27[K%s  %.1fs"):format(text, elapsed))
+      shown = text
+    elseif value == nil then
+      failed = { elapsed = elapsed, text = text }
+    else
+      emit(elapsed, text)
+    end
   end
   function reporter.finish()
+    if failed then emit(failed.elapsed, failed.text) end
     if live and shown then ctx.err:write("\n") end
   end
   return reporter

@@ -40,7 +40,7 @@ local function scalar(v)
   if type(v) == "string" then return (("%q"):format(v):gsub("\\\n", "\\n")) end
   if HAS_INTEGERS and math.type(v) == "integer" then return ("%d"):format(v) end
   if type(v) == "number" and v == math.floor(v) and v - v == 0 then
-    return ("%.0f"):format(v) .. (M.is_inexact(v) and " --[[inexact]]" or "")
+    return ("%.0f"):format(v)
   end
   return tostring(v)
 end

@@ -80,7 +80,7 @@ end
 function M.cell(v)
   if v == nil or v == core.null then return "-" end
   if type(v) == "string" then return M.clean(v:match("^[^\r\n]*")) end
-  if pp.is_inexact(v) then return "~" .. pp.format(v):gsub(" .*", "") end
+  if pp.is_inexact(v) then return "~" .. pp.format(v) end
   return M.clean(pp.format(v))
 end
 
