@@ -1042,12 +1042,14 @@ function RUN.context(ctx)
     options.did_you_mean(action, { "list", "show", "use" }), "context")
 end
 
--- Ctrl-C arrives as the interpreter's "interrupted!" error, raised by a hook that LuaJIT runs in
--- interpreted code only: this loop stays interpreted so that it sees it.
-local function serve(server)
-  while server:step(1) do end
+-- Ctrl-C arrives as the interpreter's "interrupted!" error, raised by a hook. The server runs in
+-- a child process (fake.start), so that the hook never fires inside one of its connection
+-- coroutines, where it would be caught; this loop stays interpreted, as LuaJIT runs hooks in
+-- interpreted code only. The child also ends by itself once this process is gone.
+local function sleep_forever()
+  while true do core.sleep(1) end
 end
-if rawget(_G, "jit") then rawget(_G, "jit").off(serve) end
+if rawget(_G, "jit") then rawget(_G, "jit").off(sleep_forever) end
 
 function RUN.fake(ctx)
   local port = number_flag(ctx.flags, "port", 0, function(n) return n >= 0 and n <= 65535 and n == math.floor(n) end,
@@ -1057,9 +1059,9 @@ function RUN.fake(ctx)
     raise_usage("--scenario takes demo or empty, got " .. scenario .. options.did_you_mean(scenario,
       { "demo", "empty" }), "fake")
   end
-  local ok, server = pcall(require("connectstatus.fake").new, { port = port, scenario = scenario })
+  local ok, server = pcall(require("connectstatus.fake").start, { port = port, scenario = scenario })
   if not ok then
-    ctx.err:write("connectstatus: ", tostring(server):gsub("^[^:]*:%d+: ", ""), "\n")
+    ctx.err:write("connectstatus: ", (tostring(server):match("[^\n]*"):gsub("^[^:]*:%d+: ", "")), "\n")
     return EXIT.error
   end
   local w = ctx.out
@@ -1073,9 +1075,9 @@ function RUN.fake(ctx)
     return EXIT.error
   end
   ctx.err:write("fake API on ", server.url, " (scenario ", scenario, "); Ctrl-C to stop\n")
-  local served, why = pcall(serve, server)
+  local _, why = pcall(sleep_forever)
   server:stop()
-  if not served and not tostring(why):find("interrupted") then error(why, 0) end
+  if not tostring(why):find("interrupted") then error(why, 0) end
   ctx.err:write("\nfake API stopped\n")
   return EXIT.interrupted
 end
