@@ -47,6 +47,15 @@ describe("options", function()
       assert.matches("unknown option 'aaa' for f$", err)
     end)
 
+    it("points past a wrapper's tail call (Lua 5.1 leaves a frame for it)", function()
+      local function lib(opts) options.check(opts, KNOWN, "lib", 2) end
+      local function wrapper(opts) return lib(opts) end
+      local line = debug.getinfo(1, "l").currentline + 1
+      local ok, err = pcall(function() wrapper { clutser = 1 } end)
+      assert.is_false(ok)
+      assert.matches("^spec/options_spec.lua:" .. line .. ": unknown option 'clutser' for lib", err)
+    end)
+
     it("raises on keys that are not strings", function()
       assert.has_error(function() options.check({ 1 }, KNOWN, "f") end,
         "option names for f must be strings, got a number key")

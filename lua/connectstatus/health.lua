@@ -43,6 +43,7 @@ end
 -- opts -> { STATE = level } overrides, checked (level is the user's call, seen from M.health).
 local function policy(opts, level)
   if opts == nil then return {} end
+  level = options.user_level(level + 1) - 1 -- errors below say level + 1
   if type(opts) ~= "table" then error("health options must be a table, got " .. type(opts), level + 1) end
   options.check(opts, OPTIONS, "connectstatus.health", level + 1)
   local overrides = {}
@@ -121,7 +122,7 @@ end
 -- strings). opts.ignore_states = { "PAUSED", ... } rates those states healthy; opts.states =
 -- { STATE = level } sets any state's level (both for the connector and its tasks).
 function M.health(st, opts)
-  if st == nil then error("health expects a connector status, got nil (did the read fail?)", 2) end
+  if st == nil then error("health expects a connector status, got nil (did the read fail?)", options.user_level(2)) end
   return judge(st, policy(opts, 2))
 end
 
@@ -140,6 +141,7 @@ end
 
 -- cc:list() (names) or cc:list{expand={"id"}} are not what summarize reads: a programmer error.
 local function check_expanded(list_result, level)
+  level = options.user_level(level + 1) - 1
   if type(list_result) ~= "table" then
     error("summarize expects the result of cc:list{expand={'status'}}, got " .. type(list_result), level + 1)
   end

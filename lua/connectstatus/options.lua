@@ -67,12 +67,25 @@ function M.did_you_mean(word, candidates, before, after)
   return (" (did you mean %s%s%s?)"):format(before, s, after or (before == "'" and "'" or ""))
 end
 
+-- The level for error() in the caller of this function that points at the user's call: level
+-- as that caller would pass it, moved past the "(tail call)" frames Lua 5.1 leaves where a
+-- wrapper such as cs.health tail-called the library function.
+function M.user_level(level)
+  local l = level + 1 -- the same frame, seen from here
+  local info = debug.getinfo(l, "S")
+  while info and info.what == "tail" do
+    l = l + 1
+    info = debug.getinfo(l, "S")
+  end
+  return l - 1
+end
+
 -- Raises on the first key of opts (in sorted order) that is not a known option name:
 --   unknown option 'clutser' for connectstatus.confluent (did you mean 'cluster'?)
 -- known: a list of names or a set { name = true }. what names the call in the message. level is
 -- what the calling function would pass to error() to point at its own caller (default 2).
 function M.check(opts, known, what, level)
-  level = (level or 2) + 1
+  level = M.user_level((level or 2) + 1)
   if type(opts) ~= "table" then return end
   local names = names_of(known)
   local set = {}
@@ -112,7 +125,7 @@ end
 function M.state(value, kind, level, opts)
   opts = opts or {}
   local name, message = M.canonical(value, kind, opts.force)
-  if not name then error(message .. (opts.hint or ""), (level or 2) + 1) end
+  if not name then error(message .. (opts.hint or ""), M.user_level((level or 2) + 1)) end
   return name
 end
 
