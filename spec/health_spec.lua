@@ -225,3 +225,72 @@ describe("summarize of odd lists", function()
     assert.equal(1, summary.health.healthy)
   end)
 end)
+
+describe("health of a Feldera pipeline's stats", function()
+  -- Shaped as ControllerStatus in feldera-openapi.json (required members, the ones health reads).
+  local function input(name, metrics, extra)
+    local ep = { endpoint_name = name, config = { stream = "t" }, paused = false, barrier = false,
+      metrics = { total_bytes = 10, total_records = 1, buffered_records = 0, buffered_bytes = 0,
+        num_transport_errors = 0, num_parse_errors = 0, end_of_input = false } }
+    for k, v in pairs(metrics or {}) do ep.metrics[k] = v end
+    for k, v in pairs(extra or {}) do ep[k] = v end
+    return ep
+  end
+  local function output(name, metrics, extra)
+    local ep = { endpoint_name = name, config = { stream = "v" }, metrics = { transmitted_records = 1,
+      transmitted_bytes = 10, queued_records = 0, queued_batches = 0, buffered_records = 0, buffered_batches = 0,
+      num_encode_errors = 0, num_transport_errors = 0, total_processed_input_records = 1, total_processed_steps = 1,
+      memory = 0 } }
+    for k, v in pairs(metrics or {}) do ep.metrics[k] = v end
+    for k, v in pairs(extra or {}) do ep[k] = v end
+    return ep
+  end
+  local function stats(state, inputs, outputs)
+    return { global_metrics = { state = state, total_input_records = 1 }, inputs = inputs or {},
+      outputs = outputs or {} }
+  end
+
+  it("is healthy while Running with clean endpoints", function()
+    local verdict, reasons = cs.health(stats("Running", { input("t.in") }, { output("v.out") }))
+    assert.equal("healthy", verdict)
+    assert.same({}, reasons)
+  end)
+
+  it("fails on an endpoint's fatal error, with its informative line", function()
+    local verdict, reasons = cs.health(stats("Running", { input("t.kafka", nil,
+      { fatal_error = "error parsing config:\nbootstrap.servers: missing\n" }) }))
+    assert.equal("failed", verdict)
+    assert.same({ "input t.kafka: fatal error: bootstrap.servers: missing" }, reasons)
+    assert.equal("failed", (cs.health(stats("Terminated"))))
+  end)
+
+  it("is degraded when paused, or when endpoints count errors", function()
+    local verdict, reasons = cs.health(stats("Paused", { input("t.in", { num_parse_errors = 3 }),
+      input("t.two", nil, { paused = true }) }, { output("v.out", { num_transport_errors = 2 }) }))
+    assert.equal("degraded", verdict)
+    assert.same({ "pipeline Paused", "input t.in: num_parse_errors 3", "input t.two paused",
+      "output v.out: num_transport_errors 2" }, reasons)
+  end)
+
+  it("--ignore-state PAUSED covers a paused pipeline and paused endpoints", function()
+    local st = stats("Paused", { input("t.two", nil, { paused = true }) })
+    assert.equal("healthy", (cs.health(st, { ignore_states = { "paused" } })))
+  end)
+
+  it("tolerates odd members", function()
+    assert.equal("pending", (cs.health { global_metrics = {}, inputs = 5 }))
+    local verdict, reasons = cs.health { global_metrics = { state = "Running" }, inputs = { 7 },
+      outputs = { { metrics = { num_encode_errors = 0 / 0 } } } }
+    assert.equal("degraded", verdict)
+    assert.same({ "input endpoint unreadable (not an object)" }, reasons)
+  end)
+
+  it("summarize counts pipelines by state and keeps their fatal errors", function()
+    local summary = cs.summarize { good = { status = stats("Running", { input("a") }) },
+      bad = { status = stats("Running", { input("b", nil, { fatal_error = "boom" }) }) } }
+    assert.same({ Running = 2 }, summary.states)
+    assert.same({ healthy = 1, pending = 0, degraded = 0, failed = 1 }, summary.health)
+    assert.same({ state = "Running", endpoints = { { kind = "input", endpoint_name = "b", fatal_error = "boom" } } },
+      summary.unhealthy[1].details)
+  end)
+end)

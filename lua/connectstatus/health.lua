@@ -104,12 +104,83 @@ local function judge_tasks(state, tasks, overrides, reasons)
   return verdict
 end
 
+-- ---- Feldera pipelines: the /stats document ({ global_metrics, inputs, outputs }) ----
+
+local PIPELINE_STATES = { RUNNING = "healthy", PAUSED = "degraded", TERMINATED = "failed" }
+local ENDPOINT_ERRORS = { "num_parse_errors", "num_encode_errors", "num_transport_errors" }
+
+-- Inputs before outputs, in the document's order, so that reasons come out the same every time.
+local function endpoints_of(st)
+  local list = {}
+  for _, part in ipairs { { "input", st.inputs }, { "output", st.outputs } } do
+    for _, ep in ipairs(type(part[2]) == "table" and part[2] or {}) do list[#list + 1] = { part[1], ep } end
+  end
+  return list
+end
+
+local function is_pipeline(st)
+  return type(st) == "table" and type(st.global_metrics) == "table"
+end
+
+local function pipeline_state(st)
+  local state = st.global_metrics.state
+  return type(state) == "string" and state or nil
+end
+
+local function counted(n)
+  if type(n) ~= "number" or n ~= n or n <= 0 then return nil end
+  return n == math.floor(n) and ("%.0f"):format(n) or tostring(n)
+end
+
+-- One endpoint: failed on a fatal error; degraded when paused or counting errors.
+local function judge_endpoint(kind, ep, overrides, reasons)
+  if type(ep) ~= "table" then
+    reasons[#reasons + 1] = kind .. " endpoint unreadable (not an object)"
+    return UNREADABLE_TASK
+  end
+  local name = kind .. " " .. (type(ep.endpoint_name) == "string" and ep.endpoint_name or "?")
+  local fatal = status.trace_line(ep.fatal_error)
+  if fatal then
+    reasons[#reasons + 1] = name .. ": fatal error: " .. fatal
+    return "failed"
+  end
+  local verdict = "healthy"
+  if ep.paused == true then
+    local v = overrides.PAUSED or "degraded"
+    if v ~= "healthy" then reasons[#reasons + 1] = name .. " paused" end
+    verdict = worse(verdict, v)
+  end
+  local m = type(ep.metrics) == "table" and ep.metrics or {}
+  local errs = {}
+  for _, k in ipairs(ENDPOINT_ERRORS) do
+    local n = counted(m[k])
+    if n then errs[#errs + 1] = k .. " " .. n end
+  end
+  if #errs > 0 then
+    reasons[#reasons + 1] = name .. ": " .. table.concat(errs, ", ")
+    verdict = worse(verdict, "degraded")
+  end
+  return verdict
+end
+
+local function judge_pipeline(st, overrides, reasons)
+  local state = pipeline_state(st)
+  local key = state and state:upper()
+  local verdict = (key and overrides[key]) or PIPELINE_STATES[key] or "pending"
+  if verdict ~= "healthy" then reasons[#reasons + 1] = "pipeline " .. (state or "has no state") end
+  for _, e in ipairs(endpoints_of(st)) do
+    verdict = worse(verdict, judge_endpoint(e[1], e[2], overrides, reasons))
+  end
+  return verdict
+end
+
 local function judge(st, overrides)
   local reasons = setmetatable({}, core.json_array_mt)
   if type(st) ~= "table" then
     reasons[1] = "unreadable status (a " .. type(st) .. ", not an object)"
     return M.UNREADABLE, reasons
   end
+  if is_pipeline(st) then return judge_pipeline(st, overrides, reasons), reasons end
   local state = status.state(st)
   local verdict = state_verdict(state, overrides)
   if verdict ~= "healthy" then
@@ -120,7 +191,10 @@ end
 
 -- health(status[, opts]) -> "healthy" | "degraded" | "failed" | "pending", reasons (a list of short
 -- strings). opts.ignore_states = { "PAUSED", ... } rates those states healthy; opts.states =
--- { STATE = level } sets any state's level (both for the connector and its tasks).
+-- { STATE = level } sets any state's level (both for the connector and its tasks). A Feldera
+-- pipeline's stats document (GET /v0/pipelines/P/stats) is judged by its state (Running, Paused,
+-- Terminated) and its endpoints: a fatal error fails it; a paused endpoint or counted parse,
+-- encode or transport errors degrade it.
 function M.health(st, opts)
   if st == nil then error("health expects a connector status, got nil (did the read fail?)", options.user_level(2)) end
   return judge(st, policy(opts, 2))
@@ -128,7 +202,19 @@ end
 
 -- The whole traces of an unhealthy connector, for machine output: its state and trace, and each
 -- task that is not RUNNING with its state, message and trace.
+local function pipeline_details(st)
+  local endpoints = setmetatable({}, core.json_array_mt)
+  for _, e in ipairs(endpoints_of(st)) do
+    local ep = e[2]
+    if type(ep) == "table" and type(ep.fatal_error) == "string" then
+      endpoints[#endpoints + 1] = { kind = e[1], endpoint_name = ep.endpoint_name, fatal_error = ep.fatal_error }
+    end
+  end
+  return { state = pipeline_state(st), endpoints = endpoints }
+end
+
 local function details(st)
+  if is_pipeline(st) then return pipeline_details(st) end
   local tasks = setmetatable({}, core.json_array_mt)
   for _, t in ipairs(status.tasks(st)) do
     if t.state ~= "RUNNING" then
@@ -174,7 +260,7 @@ function M.summarize(list_result, opts)
   for key, entry in pairs(list_result) do
     local st = type(entry) == "table" and entry.status or nil
     local verdict, reasons = judge(st, overrides)
-    local state = status.state(st) or "UNKNOWN"
+    local state = (is_pipeline(st) and pipeline_state(st) or status.state(st)) or "UNKNOWN"
     summary.total = summary.total + 1
     summary.states[state] = (summary.states[state] or 0) + 1
     summary.health[verdict] = summary.health[verdict] + 1
