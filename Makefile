@@ -32,9 +32,15 @@ CSRC    := $(wildcard csrc/*.c csrc/*.h)
 INSTALL_LMOD ?= $(PREFIX)/share/lua/$(LUA_ABI_VERSION)
 INSTALL_CMOD ?= $(PREFIX)/lib/lua/$(LUA_ABI_VERSION)
 INSTALL_BIN  ?= $(PREFIX)/bin
+INSTALL_MAN  ?= $(PREFIX)/share/man/man1
+INSTALL_BASH ?= $(PREFIX)/share/bash-completion/completions
+INSTALL_ZSH  ?= $(PREFIX)/share/zsh/site-functions
+# The interpreter the installed command runs under: the one this build is for, by absolute path.
+LUA_BIN      ?= $(shell command -v $(LUA))
 
 LUA_SOURCES := $(wildcard lua/connectstatus/*.lua)
 FAKE_SOURCES := $(wildcard lua/connectstatus/fake/*.lua)
+CLI_SOURCES := $(wildcard lua/connectstatus/cli/*.lua)
 
 .PHONY: all test bench bench-json demo lint format valgrind fuzz install clean deps
 
@@ -84,12 +90,28 @@ valgrind: deps all
 fuzz: deps
 	sh tools/fuzz.sh $(FUZZ_SECONDS)
 
-install: $(MODULE)
-	install -d $(DESTDIR)$(INSTALL_CMOD)/connectstatus $(DESTDIR)$(INSTALL_LMOD)/connectstatus/fake $(DESTDIR)$(INSTALL_BIN)
+# The man page comes from the CLI's own help texts.
+$(BUILD)/connectstatus.1: $(MODULE) $(LUA_SOURCES) $(CLI_SOURCES)
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(BUILD)/?.so;;' $(LUA) tools/man.lua > $@
+
+# The command gets the interpreter it was built for and this prefix's module folders, so it runs
+# whatever /usr/bin/lua is and wherever PREFIX is.
+install: $(MODULE) $(BUILD)/connectstatus.1
+	@test -n "$(LUA_BIN)" || { echo "install: $(LUA) not found" >&2; exit 1; }
+	install -d $(DESTDIR)$(INSTALL_CMOD)/connectstatus $(DESTDIR)$(INSTALL_LMOD)/connectstatus/cli \
+	  $(DESTDIR)$(INSTALL_LMOD)/connectstatus/fake \
+	  $(DESTDIR)$(INSTALL_BIN) $(DESTDIR)$(INSTALL_MAN) $(DESTDIR)$(INSTALL_BASH) $(DESTDIR)$(INSTALL_ZSH)
 	install -m 0755 $(MODULE) $(DESTDIR)$(INSTALL_CMOD)/connectstatus/core.so
 	install -m 0644 $(LUA_SOURCES) $(DESTDIR)$(INSTALL_LMOD)/connectstatus/
+	install -m 0644 $(CLI_SOURCES) $(DESTDIR)$(INSTALL_LMOD)/connectstatus/cli/
 	install -m 0644 $(FAKE_SOURCES) $(DESTDIR)$(INSTALL_LMOD)/connectstatus/fake/
-	install -m 0755 bin/connectstatus $(DESTDIR)$(INSTALL_BIN)/connectstatus
+	sed -e '1s|.*|#!$(LUA_BIN)|' \
+	  -e 's|^-- (search paths: as the interpreter has them)$$|package.path = "$(INSTALL_LMOD)/?.lua;$(INSTALL_LMOD)/?/init.lua;" .. package.path package.cpath = "$(INSTALL_CMOD)/?.so;" .. package.cpath|' \
+	  bin/connectstatus > $(DESTDIR)$(INSTALL_BIN)/connectstatus
+	chmod 0755 $(DESTDIR)$(INSTALL_BIN)/connectstatus
+	install -m 0644 $(BUILD)/connectstatus.1 $(DESTDIR)$(INSTALL_MAN)/connectstatus.1
+	install -m 0644 completions/connectstatus.bash $(DESTDIR)$(INSTALL_BASH)/connectstatus
+	install -m 0644 completions/_connectstatus $(DESTDIR)$(INSTALL_ZSH)/_connectstatus
 
 clean:
 	rm -rf build

@@ -60,6 +60,10 @@ build = {
     ["connectstatus.fake.confluent"] = "lua/connectstatus/fake/confluent.lua",
     ["connectstatus.fake.feldera"] = "lua/connectstatus/fake/feldera.lua",
     ["connectstatus.fake.kafka_connect"] = "lua/connectstatus/fake/kafka_connect.lua",
+    ["connectstatus.cli.output"] = "lua/connectstatus/cli/output.lua",
+    ["connectstatus.cli.context"] = "lua/connectstatus/cli/context.lua",
+    ["connectstatus.status"] = "lua/connectstatus/status.lua",
+    ["connectstatus.options"] = "lua/connectstatus/options.lua",
   },
   install = {
     bin = { connectstatus = "bin/connectstatus" },

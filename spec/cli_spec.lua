@@ -3,35 +3,13 @@
 local cs = require "connectstatus"
 local cli = require "connectstatus.cli"
 local helpers = require "helpers"
+local cli_run = require "cli_run"
 
 -- 2^53 + 1 survives only where Lua has 64-bit integers (5.3+); LuaJIT's numbers are doubles.
 local HAS_INTEGERS = math.type ~= nil
 local KEY, SECRET = "CLIKEY0123456789", "cli-s3cr3t/+=:never-print-me"
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
--- Variables that could leak in from the caller's shell and change what the CLI does.
-local CLEAN = { "CONFLUENT_CLOUD_API_KEY", "CONFLUENT_CLOUD_API_SECRET", "CONFLUENT_CLOUD_TOKEN",
-  "CONFLUENT_ENVIRONMENT_ID", "CONFLUENT_KAFKA_CLUSTER_ID", "CONNECTSTATUS_BASE_URL", "FELDERA_HOST",
-  "FELDERA_API_KEY", "FELDERA_TENANT", "TERM" }
-
--- Runs `connectstatus ARGS` with exactly the given variables; returns exit code, stdout, stderr.
-local function run(args, env)
-  local parts = { helpers.env_cmd(), "env" }
-  for _, name in ipairs(CLEAN) do parts[#parts + 1] = "-u " .. name end
-  local names = {}
-  for k in pairs(env or {}) do names[#names + 1] = k end
-  table.sort(names)
-  for _, k in ipairs(names) do parts[#parts + 1] = k .. "=" .. quote(env[k]) end
-  local errfile = os.tmpname()
-  parts[#parts + 1] = helpers.lua_bin() .. " bin/connectstatus " .. args .. " 2>" .. quote(errfile)
-  local out, code = helpers.shell(table.concat(parts, " "))
-  local err = helpers.read_file(errfile)
-  os.remove(errfile)
-  return code, out, err
-end
+local quote, run = cli_run.quote, cli_run.run
 
 local function lines_matching(text, pattern)
   local n = 0
@@ -81,7 +59,7 @@ describe("connectstatus CLI", function()
         { "", "a command is needed" },
         { "frobnicate", "unknown command frobnicate" },
         { "status", "status takes NAME" },
-        { "status a b", "status takes NAME" },
+        { "wait-offsets a b", "wait%-offsets takes NAME" },
         { "status x --bogus", "unknown flag %-%-bogus" },
         { "status x --state RUNNING", "unknown flag %-%-state" },
         { "wait x --timeout soon", "%-%-timeout must be" },
@@ -140,9 +118,14 @@ describe("connectstatus CLI", function()
       local code, out = run("tasks orders-sink", env)
       assert.equal(0, code)
       assert.matches("TASK%s+CONNECTOR%s+CONFIG_KEYS", out)
-      code, out = run("list", env)
+      code, out = run("list --names", env)
       assert.equal(0, code)
       assert.equal("datagen-orders\norders-sink\npg-cdc\ns3-archive\n", out)
+      code, out = run("list", env)
+      assert.equal(0, code)
+      assert.matches("^NAME%s+TYPE%s+STATE%s+TASKS\n", out)
+      assert.matches("\ndatagen%-orders%s+source%s+RUNNING%s+1/2\n", out)
+      assert.matches("\ns3%-archive%s+sink%s+FAILED%s+0/0\n", out)
       code, out = run("list --expand id --expand=status", env)
       assert.equal(0, code)
       assert.matches("s3%-archive%s+lcc%-demo2s3ar%s+%-%s+%-%s+FAILED%s+failed", out)
@@ -249,7 +232,7 @@ describe("connectstatus CLI", function()
       assert.equal(1, code)
       assert.matches("4 connectors: 1 healthy, 1 degraded, 1 failed, 1 pending", out, 1, true)
       assert.matches("datagen%-orders%s+degraded%s+task 1 FAILED: Task failed: RecordTooLargeException", out)
-      assert.matches("s3%-archive%s+failed%s+connector FAILED: There were some errors", out)
+      assert.matches("s3%-archive%s+failed%s+connector FAILED: topics: Provided Kafka ApiKey is invalid", out)
       code, out = run("health --json", env)
       assert.equal(1, code)
       local summary = assert(cs.json.decode(out))

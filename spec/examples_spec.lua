@@ -86,7 +86,7 @@ describe("examples", function()
   it("kafka_connect_restart.lua restarts what failed and waits: degraded, then healthy", function()
     local code, out = run("examples/kafka_connect_restart.lua")
     assert.equal(0, code, out)
-    assert.matches("inventory-source: degraded (task 1 FAILED: org.apache.kafka.connect.errors.ConnectException",
+    assert.matches("inventory-source: degraded (task 1 FAILED: org.apache.kafka.common.errors.RecordTooLargeException",
       out, 1, true)
     assert.matches("connector RUNNING, tasks: 0 RUNNING, 1 RESTARTING", out, 1, true)
     assert.matches("inventory%-source: healthy\n$", out)

@@ -7,7 +7,7 @@ case "${1:-test}" in
   test)  pkgs="build-essential pkg-config lua5.4 liblua5.4-dev luajit libluajit-5.1-dev lua5.1 liblua5.1-0-dev
                 lua5.3 liblua5.3-dev libcurl4-openssl-dev
                 lua-busted lua-cjson lua-socket lua-yaml lua-check luarocks openssl valgrind clang libclang-rt-14-dev perl
-                nginx-light curl jq python3-requests wrk time" ;;
+                nginx-light curl jq python3-requests wrk time zsh man-db bsdutils" ;;
   bench) pkgs="nginx-light wrk jq curl python3-requests lua-socket lua-cjson gnuplot-nox time valgrind" ;;
   *) echo "usage: deps.sh test|bench" >&2; exit 2 ;;
 esac

@@ -77,16 +77,20 @@ function M.wait_for_completion(client, pipeline, token, opts)
   return answer, err
 end
 
-function M.health(status)
-  return require("connectstatus.health").health(status)
+function M.health(status, opts)
+  return require("connectstatus.health").health(status, opts)
 end
 
-function M.summarize(list_result)
-  return require("connectstatus.health").summarize(list_result)
+function M.summarize(list_result, opts)
+  return require("connectstatus.health").summarize(list_result, opts)
 end
 
 function M.pp(...)
-  return require("connectstatus.pp").pp(...)
+  return require("connectstatus.pp").pp(...) -- returns nothing
+end
+
+function M.help(client)
+  return require("connectstatus.pp").help(client)
 end
 
 -- Loaded on first use, so that a runbook that never waits or fakes pays nothing for it
@@ -96,6 +100,7 @@ local LAZY = {
 }
 
 return setmetatable(M, {
+  __tostring = function() return "connectstatus " .. tostring(core.version) .. " (cs.help() lists what it does)" end,
   __index = function(t, k)
     local load = LAZY[k]
     if not load then return nil end
