@@ -14,14 +14,21 @@
 #define CS_CLIENT "connectstatus.Client"
 #define CS_CLIENT_WEIGHT (32 * 1024)
 
-/* The sockets libcurl opened for one client's transfers. Connections outlive the client in a
- * loop's connection cache, so the list is freed when the client and its last socket are gone. */
+/* The sockets libcurl opened into one connection cache: a blocking client's, or a multi's. The
+ * callbacks of a cached connection outlive its transfer, so the list is freed when its owner and
+ * its last socket are gone. */
 typedef struct {
-    int refs;      /* the client, plus one per socket in the list */
+    int refs;      /* the owner, plus one per socket in the list */
     int exhausted; /* a socket could not be opened for want of descriptors */
     size_t n, cap;
     curl_socket_t *fds;
 } cs_sockets;
+
+static cs_sockets *cs_sockets_new(void) {
+    cs_sockets *s = (cs_sockets *)calloc(1, sizeof *s);
+    if (s != NULL) s->refs = 1;
+    return s;
+}
 
 static void cs_sockets_unref(cs_sockets *s) {
     if (--s->refs > 0) return;
@@ -317,9 +324,8 @@ static void cs_acquire(lua_State *L, cs_client *c) {
         luaL_error(L, "option 'base_url' contains spaces or control characters");
     c->has_resources = 1;
     c->base_url = strdup(base_url);
-    c->sockets = (cs_sockets *)calloc(1, sizeof *c->sockets);
+    c->sockets = cs_sockets_new();
     if (c->base_url == NULL || c->sockets == NULL) luaL_error(L, "out of memory");
-    c->sockets->refs = 1;
     c->base_len = len;
     c->origin_len = cs_origin_length(base_url);
     c->cafile = cs_opt_copy(L, "cafile");

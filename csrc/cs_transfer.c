@@ -21,6 +21,7 @@ typedef struct {
 typedef struct {
     CURL *curl; /* NULL once closed */
     cs_client *client;
+    cs_sockets *sockets; /* where its connections are listed: the client's, or its multi's */
     int client_ref; /* keeps the client's userdata alive while this transfer may use it */
     int busy;       /* started and not yet answered */
     int stale;      /* the kept-alive connection had unasked bytes: resend on a fresh one */
@@ -144,7 +145,7 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
      * may well have session tickets waiting. */
     curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &opened);
     if (t->fresh || opened > 0) return CURL_PREREQFUNC_OK;
-    sock = cs_sockets_find(t->client->sockets, local_port);
+    sock = cs_sockets_find(t->sockets, local_port);
     if (sock == CURL_SOCKET_BAD) return CURL_PREREQFUNC_OK;
     p.fd = sock;
     p.events = POLLIN;
@@ -195,6 +196,15 @@ static void cs_set_protocols(CURL *curl) {
 #endif
 }
 
+/* The connections of a blocking exchange stay in the easy handle, listed with its client; those
+ * of a multi's transfers stay in the multi, where any client's transfer may reuse them, so a
+ * multi keeps a list of its own. */
+static void cs_use_sockets(cs_transfer *t, cs_sockets *s) {
+    t->sockets = s;
+    curl_easy_setopt(t->curl, CURLOPT_OPENSOCKETDATA, s);
+    curl_easy_setopt(t->curl, CURLOPT_CLOSESOCKETDATA, s);
+}
+
 static void cs_setup_easy(cs_transfer *t) {
     CURL *e = t->curl;
     const cs_client *c = t->client;
@@ -206,9 +216,8 @@ static void cs_setup_easy(cs_transfer *t) {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cs_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, cs_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c->sockets);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cs_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c->sockets);
+    cs_use_sockets(t, c->sockets);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, cs_on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, cs_on_progress);
@@ -457,7 +466,7 @@ static int cs_push_response(lua_State *L, cs_transfer *t) {
  * descriptors while unclosed clients still held some (a full collection closes them first). The
  * request was never sent either way. */
 static int cs_should_resend(lua_State *L, cs_transfer *t) {
-    cs_sockets *s = t->client->sockets;
+    cs_sockets *s = t->sockets;
     if (t->resent) return 0;
     t->resent = 1;
     if (t->stale) {

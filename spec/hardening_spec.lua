@@ -177,15 +177,20 @@ describe("hardening", function()
   end)
 
   describe("kept-alive connections", function()
+    -- Answers, then pushes a second, unasked answer after the first one on each connection, once
+    -- the client has read the first (bytes in the same read would make libcurl drop the connection).
+    local STALE_PUSHER = [[function(c, n, k)
+      local body = '{"name":"real","n":' .. n .. '}'
+      c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
+      if k == 1 then
+        socket.sleep(0.05)
+        local stale = '{"name":"INJECTED","connector":{"state":"INJECTED"}}'
+        c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #stale .. "\r\n\r\n" .. stale)
+      end
+    end]]
+
     it("never takes bytes the server pushed unasked for the next answer", function()
-      local server = helpers.start_server [[function(c, n, k)
-        local body = '{"name":"real","n":' .. n .. '}'
-        c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
-        if k == 1 then
-          local stale = '{"name":"INJECTED","connector":{"state":"INJECTED"}}'
-          c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #stale .. "\r\n\r\n" .. stale)
-        end
-      end]]
+      local server = helpers.start_server(STALE_PUSHER)
       local socket = require "socket"
       local cc = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url }
       assert.equal("real", assert(cc:status("x")).name)
@@ -203,6 +208,22 @@ describe("hardening", function()
       end
       loop:close()
       cc:close()
+      server.stop()
+    end)
+
+    it("inside a loop, checks a kept-alive connection that another client opened", function()
+      local server = helpers.start_server(STALE_PUSHER)
+      local socket = require "socket"
+      local loop = cs.loop()
+      for _, name in ipairs { "first", "second" } do
+        local cc = cs.confluent { token = name, environment = "e", cluster = "c", base_url = server.url }
+        local task = loop:spawn(function() return cc:status("x") end)
+        loop:run()
+        assert.equal("real", (task:result()).name)
+        cc:close() -- its connection stays in the loop's cache
+        socket.sleep(0.1)
+      end
+      loop:close()
       server.stop()
     end)
 
