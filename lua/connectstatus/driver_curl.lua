@@ -20,4 +20,11 @@ function Driver:request(req)
   return t:perform()
 end
 
+-- The transfer borrows the client's header lists and holds its kept-alive connection: closing it
+-- lets the client's close release both (and wipe the credentials) at once.
+function Driver:close()
+  if self.transfer then self.transfer:close() end
+  self.transfer = nil
+end
+
 return M

@@ -504,6 +504,7 @@ function Transport:request(method, target, call)
 end
 
 function Transport:close()
+  self.curl:close()
   self.client:close()
 end
 
