@@ -21,7 +21,8 @@ typedef struct {
 typedef struct {
     CURL *curl; /* NULL once closed */
     cs_client *client;
-    cs_sockets *sockets; /* where its connections are listed: the client's, or its multi's */
+    /* where its connections are listed: the client's, or its multi's */
+    cs_sockets *sockets;
     int client_ref; /* keeps the client's userdata alive while this transfer may use it */
     int busy;       /* started and not yet answered */
     int stale;      /* the kept-alive connection had unasked bytes: resend on a fresh one */
@@ -461,6 +462,18 @@ static int cs_push_response(lua_State *L, cs_transfer *t) {
     return 1;
 }
 
+static int cs_l_collect(lua_State *L) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+/* A full collection, protected: on 5.1, 5.3 and LuaJIT an error in some finalizer would end it
+ * with a raise, and that error is not this exchange's. */
+static void cs_collect(lua_State *L) {
+    lua_pushcfunction(L, cs_l_collect);
+    if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+}
+
 /* Whether the exchange that just failed may go out once more, prepared for it: its kept-alive
  * connection had unasked bytes (a fresh one is used), or no socket could be opened for want of
  * descriptors while unclosed clients still held some (a full collection closes them first). The
@@ -475,7 +488,7 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
     }
     if (t->rc != CURLE_COULDNT_CONNECT || !s->exhausted) return 0;
     s->exhausted = 0;
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    cs_collect(L);
     cs_reset_exchange(t, 0);
     return 1;
 }

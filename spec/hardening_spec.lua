@@ -255,6 +255,42 @@ describe("hardening", function()
       assert.matches("failed 0", out)
     end)
 
+    -- Out of descriptors, a read collects garbage and sends once more; the finalizer of someone
+    -- else's garbage that raises (5.1, 5.3 and LuaJIT pass that on) neither ends the read nor
+    -- leaves the client's transfer busy.
+    for what, read in pairs {
+      ["a blocking read"] = "assert(cc:status('pg-cdc'))",
+      ["a read inside a loop"] = "local v, e = cs.map({ 'pg-cdc' }, function(n) return cc:status(n) end)\n" ..
+        "assert(v[1], tostring(e[1]))",
+    } do
+      it(what .. " short of descriptors survives a finalizer that raises", function()
+        local out, code = child(20, [[
+          collectgarbage("stop") -- only the read's own collection runs
+          if newproxy then -- made first, so that it is finalized after the clients
+            getmetatable(newproxy(true)).__gc = function() error("a finalizer failed") end
+          else
+            setmetatable({}, { __gc = function() error("a finalizer failed") end })
+          end
+          local held = {}
+          for i = 1, 20 do
+            held[i] = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', base_url = url }
+            assert(held[i]:status('pg-cdc'))
+          end
+          local files = {}
+          repeat files[#files + 1] = io.open("/dev/null") until not files[#files]
+          held = nil
+          local cc = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', base_url = url,
+            retry = { attempts = 1 } }
+          ]] .. read .. [[
+
+          assert(cc:status('pg-cdc'))
+          print('read')
+        ]], "ulimit -n 64; ")
+        assert.equal(0, code, out)
+        assert.matches("read", out)
+      end)
+    end
+
     it("a program started after a read holds none of the client's connections", function()
       local cc = client()
       assert(cc:status("pg-cdc")) -- its connection stays open, kept alive
