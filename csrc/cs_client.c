@@ -18,7 +18,7 @@
  * callbacks of a cached connection outlive its transfer, so the list is freed when its owner and
  * its last socket are gone. */
 typedef struct {
-    int refs;      /* the owner, plus one per socket in the list */
+    int refs;      /* the owner, plus one per open socket, listed or not */
     int exhausted; /* a socket could not be opened for want of descriptors */
     size_t n, cap;
     curl_socket_t *fds;
@@ -36,8 +36,10 @@ static void cs_sockets_unref(cs_sockets *s) {
     free(s);
 }
 
-/* Called from libcurl: C memory only; a socket that does not fit is simply not tracked. */
+/* Called from libcurl: C memory only. A socket that does not fit is not listed, but it is
+ * counted: its close comes back here all the same. */
 static void cs_sockets_add(cs_sockets *s, curl_socket_t sock) {
+    s->refs++;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
         curl_socket_t *grown = (curl_socket_t *)realloc(s->fds, cap * sizeof *grown);
@@ -46,7 +48,6 @@ static void cs_sockets_add(cs_sockets *s, curl_socket_t sock) {
         s->cap = cap;
     }
     s->fds[s->n++] = sock;
-    s->refs++;
 }
 
 static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
@@ -54,9 +55,9 @@ static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
     for (i = 0; i < s->n; i++) {
         if (s->fds[i] != sock) continue;
         s->fds[i] = s->fds[--s->n];
-        cs_sockets_unref(s);
-        return;
+        break;
     }
+    cs_sockets_unref(s);
 }
 
 static int cs_local_port(curl_socket_t sock) {
@@ -244,6 +245,7 @@ static void cs_add_auth(lua_State *L, cs_client *c) {
     const char *user = cs_opt_header_value(L, "username");
     const char *pass = cs_opt_header_value(L, "password");
     const char *token = cs_opt_header_value(L, "token");
+    struct curl_slist *next;
     char *line;
     if (token != NULL) {
         size_t cap = strlen(token) + 32;
@@ -255,11 +257,16 @@ static void cs_add_auth(lua_State *L, cs_client *c) {
         return;
     }
     if (line == NULL) luaL_error(L, "out of memory");
-    c->headers = curl_slist_append(c->headers, line);
-    if (c->headers != NULL) c->json_headers = curl_slist_append(c->json_headers, line);
+    /* A failed append leaves the list as it was, to be wiped and freed with the client. */
+    next = curl_slist_append(c->headers, line);
+    if (next != NULL) {
+        c->headers = next;
+        next = curl_slist_append(c->json_headers, line);
+        if (next != NULL) c->json_headers = next;
+    }
     cs_wipe(line, strlen(line));
     free(line);
-    if (c->headers == NULL || c->json_headers == NULL) luaL_error(L, "out of memory");
+    if (next == NULL) luaL_error(L, "out of memory");
 }
 
 static void cs_add_extra_headers(lua_State *L, cs_client *c) {

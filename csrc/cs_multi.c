@@ -79,6 +79,11 @@ static int cs_l_multi_add(lua_State *L) {
     if (t->curl == NULL || !t->busy) return luaL_error(L, "transfer not started");
     cs_push_inflight(L, m);
     lua_pushlightuserdata(L, t);
+    lua_rawget(L, -2);
+    /* libcurl would refuse it, and the failure path below would forget the one in flight */
+    if (!lua_isnil(L, -1)) return luaL_error(L, "transfer already in the loop");
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, t);
     lua_pushvalue(L, 2);
     lua_rawset(L, -3);
     cs_use_sockets(t, m->sockets);
