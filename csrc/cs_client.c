@@ -60,19 +60,25 @@ static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
     cs_sockets_unref(s);
 }
 
-static int cs_local_port(curl_socket_t sock) {
+/* The socket's own port, or with peer its remote one. */
+static int cs_port(curl_socket_t sock, int peer) {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (getsockname(sock, (struct sockaddr *)&addr, &len) != 0) return -1;
+    if ((peer ? getpeername(sock, (struct sockaddr *)&addr, &len)
+              : getsockname(sock, (struct sockaddr *)&addr, &len)) != 0)
+        return -1;
     if (addr.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&addr)->sin_port);
     if (addr.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
     return -1;
 }
 
-static curl_socket_t cs_sockets_find(const cs_sockets *s, int local_port) {
+/* Linux gives connections to different servers the same local port when it can, so a multi
+ * talking to several hosts may hold two sockets with one local port: the remote port tells
+ * them apart. */
+static curl_socket_t cs_sockets_find(const cs_sockets *s, int local_port, int port) {
     size_t i;
     for (i = 0; i < s->n; i++)
-        if (cs_local_port(s->fds[i]) == local_port) return s->fds[i];
+        if (cs_port(s->fds[i], 0) == local_port && cs_port(s->fds[i], 1) == port) return s->fds[i];
     return CURL_SOCKET_BAD;
 }
 

@@ -133,7 +133,8 @@ static size_t cs_on_header(char *line, size_t size, size_t n, void *ud) {
 /* A kept-alive connection must be silent before a request goes out on it: bytes the server sent
  * unasked (a stale answer, a load balancer's 408 before it closes) would be read as the answer
  * to this request. Such a connection is dropped and the request sent on a fresh one. libcurl
- * names the connection only by its local port here, so the client's socket list finds it. */
+ * names the connection only by its ports here, so the socket list of the cache it is in (the
+ * client's, or the multi's) finds it. */
 static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
     cs_transfer *t = (cs_transfer *)ud;
     long opened = 0;
@@ -141,12 +142,11 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
     struct pollfd p;
     (void)ip;
     (void)local_ip;
-    (void)port;
     /* Only a reused connection (none opened for this exchange) is checked: a new TLS 1.3 one
      * may well have session tickets waiting. */
     curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &opened);
     if (t->fresh || opened > 0) return CURL_PREREQFUNC_OK;
-    sock = cs_sockets_find(t->sockets, local_port);
+    sock = cs_sockets_find(t->sockets, local_port, port);
     if (sock == CURL_SOCKET_BAD) return CURL_PREREQFUNC_OK;
     p.fd = sock;
     p.events = POLLIN;
