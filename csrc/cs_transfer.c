@@ -5,10 +5,42 @@
 #include <poll.h>
 
 #define CS_TRANSFER "connectstatus.Transfer"
+#define CS_MAIN_THREAD "connectstatus.main_thread" /* a registry field on 5.1 */
 #define CS_BODY_INITIAL (16 * 1024)
 #define CS_BODY_KEEP (16 * 1024 * 1024) /* larger buffers are released after the exchange */
 #define CS_SNIPPET_MAX 512
 #define CS_HEADER_VALUE_MAX 128
+
+/* Lua's interpreter answers Ctrl-C by setting a hook on its main thread, and on 5.1 to 5.4 hooks
+ * are per thread: a call that blocks inside a coroutine watches both. */
+typedef struct {
+    lua_State *L, *main;
+    int mask, main_mask;
+} cs_watch;
+
+static lua_State *cs_main_thread(lua_State *L) {
+    lua_State *main;
+#if LUA_VERSION_NUM >= 502
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+#else
+    lua_getfield(L, LUA_REGISTRYINDEX, CS_MAIN_THREAD);
+#endif
+    main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main != NULL ? main : L;
+}
+
+static void cs_watch_start(lua_State *L, cs_watch *w) {
+    w->L = L;
+    w->main = cs_main_thread(L);
+    w->mask = lua_gethookmask(L);
+    w->main_mask = lua_gethookmask(w->main);
+}
+
+/* A read of the hook masks only: safe from a libcurl callback. */
+static int cs_watch_interrupted(const cs_watch *w) {
+    return lua_gethookmask(w->L) != w->mask || lua_gethookmask(w->main) != w->main_mask;
+}
 
 typedef struct {
     char request_id[CS_HEADER_VALUE_MAX];
@@ -29,8 +61,7 @@ typedef struct {
     int fresh;      /* this exchange runs on a new connection */
     int resent;     /* it already went out a second time */
     CURLcode rc;
-    lua_State *L; /* the state to watch for an interruption (Ctrl-C) during perform */
-    int hookmask; /* its hook mask when perform began */
+    cs_watch watch; /* for an interruption (Ctrl-C) during perform; watch.L is NULL otherwise */
     char *url;
     size_t url_cap;
     char *payload; /* the request body; libcurl reads it during the exchange */
@@ -156,8 +187,7 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
     return CURL_PREREQFUNC_ABORT;
 }
 
-/* Lua's interpreter answers Ctrl-C by setting a hook on the state; a blocking exchange watches
- * for that (a read of the state's hook mask, no Lua call) and stops, so the hook can raise. */
+/* A blocking exchange stops on an interruption (cs_watch), so that the hook can raise. */
 static int cs_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                           curl_off_t ulnow) {
     const cs_transfer *t = (const cs_transfer *)ud;
@@ -165,7 +195,7 @@ static int cs_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return t->L != NULL && lua_gethookmask(t->L) != t->hookmask;
+    return t->watch.L != NULL && cs_watch_interrupted(&t->watch);
 }
 
 /* Sockets are close-on-exec, so a program started with io.popen holds none of them. */
@@ -497,11 +527,10 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
 static int cs_l_transfer_perform(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
     if (!t->busy) return luaL_error(L, "transfer not started");
-    t->L = L;
-    t->hookmask = lua_gethookmask(L);
+    cs_watch_start(L, &t->watch);
     t->rc = curl_easy_perform(t->curl);
     if (cs_should_resend(L, t)) t->rc = curl_easy_perform(t->curl);
-    t->L = NULL;
+    t->watch.L = NULL;
     return cs_push_response(L, t);
 }
 
@@ -558,6 +587,13 @@ static void cs_client_register(lua_State *L) {
         {NULL, NULL},
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
+#if LUA_VERSION_NUM < 502
+    /* 5.1 has no registry entry for its main thread; the module is nearly always loaded there. */
+    if (lua_pushthread(L))
+        lua_setfield(L, LUA_REGISTRYINDEX, CS_MAIN_THREAD);
+    else
+        lua_pop(L, 1);
+#endif
     cs_register_class(L, CS_CLIENT, client_methods, cs_l_client_close, cs_l_client_tostring);
     cs_register_class(L, CS_TRANSFER, transfer_methods, cs_l_transfer_close,
                       cs_l_transfer_tostring);

@@ -100,6 +100,11 @@ describe("hardening", function()
         "cluster = 'lkc-demo', base_url = url }\nprint(cs.map({ 'slow' }, function(n) return cc:status(n) end))",
       wait = "local cc = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', " ..
         "base_url = url }\nprint(cc:wait_for_state('pg-cdc', 'PAUSED', { interval = 30 }))",
+      -- The interpreter sets its hook on the main thread only (per thread on 5.1 to 5.4).
+      ["sleep in a coroutine"] = "local core = require('connectstatus.core')\n" ..
+        "coroutine.wrap(function() core.sleep(30) end)()",
+      ["blocking read in a coroutine"] = "local cc = cs.confluent { token = 't', environment = 'env-demo', " ..
+        "cluster = 'lkc-demo', base_url = url }\ncoroutine.wrap(function() print(cc:status('slow')) end)()",
     } do
       it("Ctrl-C ends a " .. what .. " at once, as the interpreter's interruption error", function()
         answer("slow", { { status = 200, json = STATUS, delay = 30 } })
