@@ -334,11 +334,13 @@ for _, p in ipairs(profiles) do
   end
 end
 
--- W5 writes its own section (bench/w5.lua).
-local w5 = read_file(out .. "/w5.md")
-if w5 then
-  emit((w5:gsub("%s+$", "")))
-  emit("")
+-- W5 and W6 write their own sections (bench/w5.lua, bench/w6_nginx.lua).
+for _, name in ipairs { "w5", "w6" } do
+  local section = read_file(out .. "/" .. name .. ".md")
+  if section then
+    emit((section:gsub("%s+$", "")))
+    emit("")
+  end
 end
 
 local analysis = read_file("bench/analysis.md")

@@ -1,7 +1,8 @@
 #!/bin/sh
 # make bench: the comparative benchmark of connectstatus (issue 6). Generates the fixtures, starts its own
 # nginx on a free 127.0.0.1 port, runs every contender of W1..W5 BENCH_RUNS times (round-robin, so drift hits
-# all alike), stops nginx (also on failure), profiles connectstatus and writes bench/RESULTS.md and
+# all alike), then W6 inside nginx (bench/w6_nginx.lua, BENCH_W6_RUNS times), stops nginx (also on failure),
+# profiles connectstatus and writes bench/RESULTS.md and
 # bench/results.png. Run from anywhere; `make bench` installs the packages and builds both modules first.
 # A contender that fails, or counts a different number of FAILED connectors than the generator made,
 # fails the run. bench/smoke.sh runs this with BENCH_SMOKE=1 (tiny sizes, one run, no plot or profile).
@@ -12,7 +13,7 @@ SMOKE=${BENCH_SMOKE:-0}
 if [ "$SMOKE" = 1 ]; then
   : "${BENCH_RUNS:=1}" "${BENCH_W1_N:=50}" "${BENCH_CURL_N:=5}" "${BENCH_WRK_SECONDS:=1}" "${BENCH_W2_SIZE:=100}"
   : "${BENCH_W4_SIZES:=100 1000}" "${BENCH_RSS_N:=2000}" "${BENCH_PROFILE:=0}" "${BENCH_PLOT:=0}"
-  : "${BENCH_W5_N:=40}"
+  : "${BENCH_W5_N:=40}" "${BENCH_W6_SECONDS:=1}" "${BENCH_W6_RUNS:=1}"
   : "${BENCH_OUT:=bench/out/smoke}" "${BENCH_RESULTS:=bench/out/smoke/RESULTS.md}"
 fi
 RUNS=${BENCH_RUNS:-7}                        # repetitions of every workload and contender
@@ -23,6 +24,8 @@ W2_SIZE=${BENCH_W2_SIZE:-10000}              # W2 fleet size
 W4_SIZES=${BENCH_W4_SIZES:-100 1000 10000 50000}
 W5_N=${BENCH_W5_N:-200}                      # W5 distinct connectors read per run ...
 W5_DELAY=${BENCH_W5_DELAY:-0.02}             # ... each answered this many seconds late
+W6_SECONDS=${BENCH_W6_SECONDS:-5}            # W6: wrk seconds per contender inside nginx ...
+W6_RUNS=${BENCH_W6_RUNS:-3}                  # ... and its runs
 RSS_AT=1000                                  # W3: VmRSS after this many reads ...
 RSS_N=${BENCH_RSS_N:-100000}                 # ... and after this many
 PROFILE=${BENCH_PROFILE:-1}                  # callgrind + perf of the connectstatus contenders
@@ -211,6 +214,9 @@ done
 echo "bench: W5, fan-out of $W5_N reads each answered $W5_DELAY s late"
 lua5.4 bench/w5.lua "$OUT" "$RUNS" "$W5_N" "$W5_DELAY"
 
+echo "bench: W6, a status read inside nginx, $W6_RUNS x $W6_SECONDS s per contender"
+lua5.4 bench/w6_nginx.lua "$W6_SECONDS" "$W6_RUNS" "$OUT" >"$OUT/w6.log" 2>&1 || { cat "$OUT/w6.log" >&2; exit 1; }
+
 echo "bench: W3, RSS after $RSS_AT and after $RSS_N reads"
 record 1 $cs54 lkc-bench "$status_name" "$RSS_N" "$RSS_AT"
 record 1 $csjit lkc-bench "$status_name" "$RSS_N" "$RSS_AT"
@@ -269,6 +275,7 @@ fi
   echo "cc: $(cc --version | head -n 1)"
   echo "settings: runs=$RUNS w1_n=$W1_N curl_n=$CURL_N wrk_seconds=$WRK_SECONDS w2_size=$W2_SIZE w4_sizes=$W4_SIZES"
   echo "settings: rss_at=$RSS_AT rss_n=$RSS_N placements=$placements w5_n=$W5_N w5_delay=$W5_DELAY"
+  echo "settings: w6_seconds=$W6_SECONDS w6_runs=$W6_RUNS"
   awk '$1 != "status" {printf "fixture: %s %d connectors, %d FAILED, %d bytes\n", $1, $2, $3, $4}' "$manifest"
   echo "fixture: status body $(wc -c <"$OUT/fixtures/status/$status_name.json") bytes"
 } >"$OUT/machine.txt"

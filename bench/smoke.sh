@@ -1,7 +1,7 @@
 #!/bin/sh
 # Smoke run of the benchmark harness for `make test`: bench/run.sh at tiny sizes (50 W1 reads, a 100-connector
-# fleet, W4 at 100 and 1,000, W3 at 1,000 vs 2,000 reads, W5 over 40 connectors, one run, wrk for 1 s, no plot,
-# no profile).
+# fleet, W4 at 100 and 1,000, W3 at 1,000 vs 2,000 reads, W5 over 40 connectors, W6 in nginx for 1 s per
+# contender, one run, wrk for 1 s, no plot, no profile).
 # No assertion on speed: only that every contender ran and counted the FAILED connectors right, and that the
 # report was written. A missing tool is a failure, not a skip: `make test` installs them (tools/deps.sh test).
 # Results go to bench/out/smoke/, never to bench/RESULTS.md. Takes a few seconds.
@@ -56,7 +56,11 @@ for c in connectstatus-sequential connectstatus-map-8 connectstatus-map-32 luaso
   grep -q "^result contender=$c workload=W5 n=40 running=40 " bench/out/smoke/w5.txt 2>/dev/null ||
     problems="$problems [W5 $c]"
 done
-for section in "## Targets" "## W1" "## W2" "## W3" "## W4" "## W5" "Where W2's time goes"; do
+for c in cosocket libcurl; do
+  grep -q "^result contender=$c workload=W6 connections=32 " bench/out/smoke/w6.txt 2>/dev/null ||
+    problems="$problems [W6 $c]"
+done
+for section in "## Targets" "## W1" "## W2" "## W3" "## W4" "## W5" "## W6" "Where W2's time goes"; do
   grep -q "^$section" bench/out/smoke/RESULTS.md 2>/dev/null || problems="$problems [RESULTS.md: $section]"
 done
 if [ -n "$problems" ]; then

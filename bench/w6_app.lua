@@ -1,34 +1,34 @@
 -- Loaded inside W6's front nginx (bench/w6_nginx.lua): the two contenders, each with one client per
--- worker, reading the same status from the upstream.
+-- worker, reading the same status from the upstream through the public API.
 local cs = require "connectstatus"
-local driver_nginx = require "connectstatus.driver_nginx"
 
 local M = {}
 
-local driver, client
+local clients = {}
 
-local function answer(ok, state, problem)
-  if not ok or state ~= "RUNNING" then
+local function answer(status, err)
+  local state = status and status.connector.state
+  if state ~= "RUNNING" then
     ngx.status = 502
-    return ngx.print(problem)
+    return ngx.print(tostring(err))
   end
   ngx.print(state)
 end
 
-function M.cosocket(upstream, path)
-  driver = driver or driver_nginx.new { base_url = upstream, pool_size = 64 }
-  local r, kind, message = driver:request { method = "GET", path = path }
-  local state = r and r.status == 200 and type(r.value) == "table" and r.value.connector.state
-  answer(r, state, tostring(kind) .. " " .. tostring(message))
+-- driver = nil: inside nginx the client picks the cosocket driver by itself; "curl" forces the
+-- blocking libcurl driver, which stalls the worker for every read.
+local function read(contender, upstream, driver)
+  local client = clients[contender]
+  if not client then
+    client = cs.confluent { api_key = "bench-key", api_secret = "bench-secret", environment = "env-bench",
+      cluster = "lkc-bench", base_url = upstream, driver = driver }
+    clients[contender] = client
+  end
+  answer(client:status("orders-sink"))
 end
 
--- Through the public API with libcurl forced (driver = "curl", which the client before the request
--- seam ignores: it has no other).
-function M.libcurl(upstream)
-  client = client or cs.confluent { api_key = "bench-key", api_secret = "bench-secret", environment = "env-bench",
-    cluster = "lkc-bench", base_url = upstream, driver = "curl" }
-  local status, err = client:status("orders-sink")
-  answer(status, status and status.connector.state, tostring(err))
-end
+function M.cosocket(upstream) read("cosocket", upstream, nil) end
+
+function M.libcurl(upstream) read("libcurl", upstream, "curl") end
 
 return M

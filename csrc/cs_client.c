@@ -14,66 +14,71 @@
 #define CS_CLIENT "connectstatus.Client"
 #define CS_CLIENT_WEIGHT (32 * 1024)
 
-/* The sockets libcurl opened for one client's transfers. Connections outlive the client in a
- * loop's connection cache, so the list is freed when the client and its last socket are gone. */
+/* The sockets libcurl opened into one connection cache: a blocking client's, or a multi's. The
+ * callbacks of a cached connection outlive its transfer, so the list is freed when its owner and
+ * its last socket are gone. */
 typedef struct {
-    curl_socket_t fd;
-    int port; /* its local port once known (a socket is bound when it connects), else -1 */
-} cs_socket;
-
-typedef struct {
-    int refs;      /* the client, plus one per socket in the list */
+    int refs;      /* the owner, plus one per open socket, listed or not */
     int exhausted; /* a socket could not be opened for want of descriptors */
     size_t n, cap;
-    cs_socket *socks;
+    curl_socket_t *fds;
 } cs_sockets;
+
+static cs_sockets *cs_sockets_new(void) {
+    cs_sockets *s = (cs_sockets *)calloc(1, sizeof *s);
+    if (s != NULL) s->refs = 1;
+    return s;
+}
 
 static void cs_sockets_unref(cs_sockets *s) {
     if (--s->refs > 0) return;
-    free(s->socks);
+    free(s->fds);
     free(s);
 }
 
-/* Called from libcurl: C memory only; a socket that does not fit is simply not tracked. */
+/* Called from libcurl: C memory only. A socket that does not fit is not listed, but it is
+ * counted: its close comes back here all the same. */
 static void cs_sockets_add(cs_sockets *s, curl_socket_t sock) {
+    s->refs++;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
-        cs_socket *grown = (cs_socket *)realloc(s->socks, cap * sizeof *grown);
+        curl_socket_t *grown = (curl_socket_t *)realloc(s->fds, cap * sizeof *grown);
         if (grown == NULL) return;
-        s->socks = grown;
+        s->fds = grown;
         s->cap = cap;
     }
-    s->socks[s->n].fd = sock;
-    s->socks[s->n].port = -1;
-    s->n++;
-    s->refs++;
+    s->fds[s->n++] = sock;
 }
 
 static void cs_sockets_remove(cs_sockets *s, curl_socket_t sock) {
     size_t i;
     for (i = 0; i < s->n; i++) {
-        if (s->socks[i].fd != sock) continue;
-        s->socks[i] = s->socks[--s->n];
-        cs_sockets_unref(s);
-        return;
+        if (s->fds[i] != sock) continue;
+        s->fds[i] = s->fds[--s->n];
+        break;
     }
+    cs_sockets_unref(s);
 }
 
-static int cs_local_port(curl_socket_t sock) {
+/* The socket's own port, or with peer its remote one. */
+static int cs_port(curl_socket_t sock, int peer) {
     struct sockaddr_storage addr;
     socklen_t len = sizeof addr;
-    if (getsockname(sock, (struct sockaddr *)&addr, &len) != 0) return -1;
+    if ((peer ? getpeername(sock, (struct sockaddr *)&addr, &len)
+              : getsockname(sock, (struct sockaddr *)&addr, &len)) != 0)
+        return -1;
     if (addr.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&addr)->sin_port);
     if (addr.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
     return -1;
 }
 
-static curl_socket_t cs_sockets_find(cs_sockets *s, int local_port) {
+/* Linux gives connections to different servers the same local port when it can, so a multi
+ * talking to several hosts may hold two sockets with one local port: the remote port tells
+ * them apart. */
+static curl_socket_t cs_sockets_find(const cs_sockets *s, int local_port, int port) {
     size_t i;
-    for (i = 0; i < s->n; i++) {
-        if (s->socks[i].port < 0) s->socks[i].port = cs_local_port(s->socks[i].fd);
-        if (s->socks[i].port == local_port) return s->socks[i].fd;
-    }
+    for (i = 0; i < s->n; i++)
+        if (cs_port(s->fds[i], 0) == local_port && cs_port(s->fds[i], 1) == port) return s->fds[i];
     return CURL_SOCKET_BAD;
 }
 
@@ -246,6 +251,7 @@ static void cs_add_auth(lua_State *L, cs_client *c) {
     const char *user = cs_opt_header_value(L, "username");
     const char *pass = cs_opt_header_value(L, "password");
     const char *token = cs_opt_header_value(L, "token");
+    struct curl_slist *next;
     char *line;
     if (token != NULL) {
         size_t cap = strlen(token) + 32;
@@ -257,11 +263,16 @@ static void cs_add_auth(lua_State *L, cs_client *c) {
         return;
     }
     if (line == NULL) luaL_error(L, "out of memory");
-    c->headers = curl_slist_append(c->headers, line);
-    if (c->headers != NULL) c->json_headers = curl_slist_append(c->json_headers, line);
+    /* A failed append leaves the list as it was, to be wiped and freed with the client. */
+    next = curl_slist_append(c->headers, line);
+    if (next != NULL) {
+        c->headers = next;
+        next = curl_slist_append(c->json_headers, line);
+        if (next != NULL) c->json_headers = next;
+    }
     cs_wipe(line, strlen(line));
     free(line);
-    if (c->headers == NULL || c->json_headers == NULL) luaL_error(L, "out of memory");
+    if (next == NULL) luaL_error(L, "out of memory");
 }
 
 static void cs_add_extra_headers(lua_State *L, cs_client *c) {
@@ -326,9 +337,8 @@ static void cs_acquire(lua_State *L, cs_client *c) {
         luaL_error(L, "option 'base_url' contains spaces or control characters");
     c->has_resources = 1;
     c->base_url = strdup(base_url);
-    c->sockets = (cs_sockets *)calloc(1, sizeof *c->sockets);
+    c->sockets = cs_sockets_new();
     if (c->base_url == NULL || c->sockets == NULL) luaL_error(L, "out of memory");
-    c->sockets->refs = 1;
     c->base_len = len;
     c->origin_len = cs_origin_length(base_url);
     c->cafile = cs_opt_copy(L, "cafile");

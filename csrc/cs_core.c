@@ -25,13 +25,14 @@ static int cs_l_monotonic(lua_State *L) {
 }
 
 /* Sleeps on the monotonic clock until the full time has passed, resuming after signals, except
- * after an interruption: Lua's interpreter answers Ctrl-C by setting a hook, which raises as soon
- * as this returns. */
+ * after an interruption (cs_watch): the hook Lua's interpreter set raises as soon as this returns.
+ */
 static int cs_l_sleep(lua_State *L) {
-    int hookmask = lua_gethookmask(L);
+    cs_watch watch;
     lua_Number secs = luaL_checknumber(L, 1);
     struct timespec deadline;
     luaL_argcheck(L, secs >= 0 && secs < 1e9, 1, "seconds must be between 0 and 1e9");
+    cs_watch_start(L, &watch);
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += (time_t)secs;
     deadline.tv_nsec += (long)((secs - (lua_Number)(time_t)secs) * 1e9);
@@ -40,7 +41,7 @@ static int cs_l_sleep(lua_State *L) {
         deadline.tv_nsec -= 1000000000L;
     }
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR &&
-           lua_gethookmask(L) == hookmask) {
+           !cs_watch_interrupted(&watch)) {
     }
     return 0;
 }

@@ -9,6 +9,7 @@ typedef struct {
     CURLM *multi; /* NULL once closed */
     int inflight_ref;
     int count;
+    cs_sockets *sockets; /* the connections in the multi's cache, whichever client opened them */
 } cs_multi;
 
 static cs_multi *cs_check_multi(lua_State *L) {
@@ -21,20 +22,30 @@ static void cs_push_inflight(lua_State *L, const cs_multi *m) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, m->inflight_ref);
 }
 
-/* Removes every transfer still in flight (they stay usable), then the multi handle. */
+/* A transfer leaving the multi lists its next connections with its client again. */
+static void cs_multi_detach(cs_multi *m, cs_transfer *t) {
+    curl_multi_remove_handle(m->multi, t->curl);
+    cs_use_sockets(t, t->client->sockets);
+}
+
+/* Removes every transfer still in flight (they stay usable), then the multi handle, whose
+ * cleanup closes the cached connections. */
 static void cs_multi_release(lua_State *L, cs_multi *m) {
-    if (m->multi == NULL) return;
-    cs_push_inflight(L, m);
-    lua_pushnil(L);
-    while (lua_next(L, -2) != 0) {
-        cs_transfer *t = (cs_transfer *)lua_touserdata(L, -1);
-        if (t != NULL && t->curl != NULL) curl_multi_remove_handle(m->multi, t->curl);
-        if (t != NULL) t->busy = 0;
+    if (m->multi != NULL) {
+        cs_push_inflight(L, m);
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            cs_transfer *t = (cs_transfer *)lua_touserdata(L, -1);
+            if (t->curl != NULL) cs_multi_detach(m, t);
+            t->busy = 0;
+            lua_pop(L, 1);
+        }
         lua_pop(L, 1);
+        curl_multi_cleanup(m->multi);
+        m->multi = NULL;
     }
-    lua_pop(L, 1);
-    curl_multi_cleanup(m->multi);
-    m->multi = NULL;
+    if (m->sockets != NULL) cs_sockets_unref(m->sockets);
+    m->sockets = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, m->inflight_ref);
     m->inflight_ref = LUA_NOREF;
     m->count = 0;
@@ -51,6 +62,8 @@ static int cs_l_new_multi(lua_State *L) {
     luaL_setmetatable(L, CS_MULTI);
     lua_newtable(L);
     m->inflight_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    m->sockets = cs_sockets_new();
+    if (m->sockets == NULL) return luaL_error(L, "out of memory");
     m->multi = curl_multi_init();
     if (m->multi == NULL) return luaL_error(L, "cannot create a libcurl multi handle");
     curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
@@ -66,9 +79,16 @@ static int cs_l_multi_add(lua_State *L) {
     if (t->curl == NULL || !t->busy) return luaL_error(L, "transfer not started");
     cs_push_inflight(L, m);
     lua_pushlightuserdata(L, t);
+    lua_rawget(L, -2);
+    /* libcurl would refuse it, and the failure path below would forget the one in flight */
+    if (!lua_isnil(L, -1)) return luaL_error(L, "transfer already in the loop");
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, t);
     lua_pushvalue(L, 2);
     lua_rawset(L, -3);
+    cs_use_sockets(t, m->sockets);
     if (curl_multi_add_handle(m->multi, t->curl) != CURLM_OK) {
+        cs_use_sockets(t, t->client->sockets);
         lua_pushlightuserdata(L, t);
         lua_pushnil(L);
         lua_rawset(L, -3);
@@ -95,7 +115,7 @@ static int cs_l_multi_remove(lua_State *L) {
     lua_pushlightuserdata(L, t);
     lua_rawget(L, -2);
     if (!lua_isnil(L, -1) && t->curl != NULL) {
-        curl_multi_remove_handle(m->multi, t->curl);
+        cs_multi_detach(m, t);
         cs_multi_forget(L, m, t);
     }
     t->busy = 0;
@@ -116,6 +136,7 @@ static void cs_multi_collect(lua_State *L, cs_multi *m) {
             if (curl_multi_add_handle(m->multi, t->curl) == CURLM_OK) continue;
             t->rc = CURLE_COULDNT_CONNECT;
         }
+        cs_use_sockets(t, t->client->sockets);
         cs_push_inflight(L, m);
         lua_pushlightuserdata(L, t);
         lua_rawget(L, -2);

@@ -5,10 +5,42 @@
 #include <poll.h>
 
 #define CS_TRANSFER "connectstatus.Transfer"
+#define CS_MAIN_THREAD "connectstatus.main_thread" /* a registry field on 5.1 */
 #define CS_BODY_INITIAL (16 * 1024)
 #define CS_BODY_KEEP (16 * 1024 * 1024) /* larger buffers are released after the exchange */
 #define CS_SNIPPET_MAX 512
 #define CS_HEADER_VALUE_MAX 128
+
+/* Lua's interpreter answers Ctrl-C by setting a hook on its main thread, and on 5.1 to 5.4 hooks
+ * are per thread: a call that blocks inside a coroutine watches both. */
+typedef struct {
+    lua_State *L, *main;
+    int mask, main_mask;
+} cs_watch;
+
+static lua_State *cs_main_thread(lua_State *L) {
+    lua_State *main;
+#if LUA_VERSION_NUM >= 502
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+#else
+    lua_getfield(L, LUA_REGISTRYINDEX, CS_MAIN_THREAD);
+#endif
+    main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    return main != NULL ? main : L;
+}
+
+static void cs_watch_start(lua_State *L, cs_watch *w) {
+    w->L = L;
+    w->main = cs_main_thread(L);
+    w->mask = lua_gethookmask(L);
+    w->main_mask = lua_gethookmask(w->main);
+}
+
+/* A read of the hook masks only: safe from a libcurl callback. */
+static int cs_watch_interrupted(const cs_watch *w) {
+    return lua_gethookmask(w->L) != w->mask || lua_gethookmask(w->main) != w->main_mask;
+}
 
 typedef struct {
     char request_id[CS_HEADER_VALUE_MAX];
@@ -21,14 +53,15 @@ typedef struct {
 typedef struct {
     CURL *curl; /* NULL once closed */
     cs_client *client;
+    /* where its connections are listed: the client's, or its multi's */
+    cs_sockets *sockets;
     int client_ref; /* keeps the client's userdata alive while this transfer may use it */
     int busy;       /* started and not yet answered */
     int stale;      /* the kept-alive connection had unasked bytes: resend on a fresh one */
     int fresh;      /* this exchange runs on a new connection */
     int resent;     /* it already went out a second time */
     CURLcode rc;
-    lua_State *L; /* the state to watch for an interruption (Ctrl-C) during perform */
-    int hookmask; /* its hook mask when perform began */
+    cs_watch watch; /* for an interruption (Ctrl-C) during perform; watch.L is NULL otherwise */
     char *url;
     size_t url_cap;
     char *payload; /* the request body; libcurl reads it during the exchange */
@@ -131,7 +164,8 @@ static size_t cs_on_header(char *line, size_t size, size_t n, void *ud) {
 /* A kept-alive connection must be silent before a request goes out on it: bytes the server sent
  * unasked (a stale answer, a load balancer's 408 before it closes) would be read as the answer
  * to this request. Such a connection is dropped and the request sent on a fresh one. libcurl
- * names the connection only by its local port here, so the client's socket list finds it. */
+ * names the connection only by its ports here, so the socket list of the cache it is in (the
+ * client's, or the multi's) finds it. */
 static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
     cs_transfer *t = (cs_transfer *)ud;
     long opened = 0;
@@ -139,12 +173,11 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
     struct pollfd p;
     (void)ip;
     (void)local_ip;
-    (void)port;
     /* Only a reused connection (none opened for this exchange) is checked: a new TLS 1.3 one
      * may well have session tickets waiting. */
     curl_easy_getinfo(t->curl, CURLINFO_NUM_CONNECTS, &opened);
     if (t->fresh || opened > 0) return CURL_PREREQFUNC_OK;
-    sock = cs_sockets_find(t->client->sockets, local_port);
+    sock = cs_sockets_find(t->sockets, local_port, port);
     if (sock == CURL_SOCKET_BAD) return CURL_PREREQFUNC_OK;
     p.fd = sock;
     p.events = POLLIN;
@@ -157,8 +190,7 @@ static int cs_on_prereq(void *ud, char *ip, char *local_ip, int port, int local_
     return CURL_PREREQFUNC_ABORT;
 }
 
-/* Lua's interpreter answers Ctrl-C by setting a hook on the state; a blocking exchange watches
- * for that (a read of the state's hook mask, no Lua call) and stops, so the hook can raise. */
+/* A blocking exchange stops on an interruption (cs_watch), so that the hook can raise. */
 static int cs_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                           curl_off_t ulnow) {
     const cs_transfer *t = (const cs_transfer *)ud;
@@ -166,7 +198,7 @@ static int cs_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_o
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return t->L != NULL && lua_gethookmask(t->L) != t->hookmask;
+    return t->watch.L != NULL && cs_watch_interrupted(&t->watch);
 }
 
 /* Sockets are close-on-exec, so a program started with io.popen holds none of them. */
@@ -198,6 +230,15 @@ static void cs_set_protocols(CURL *curl) {
 #endif
 }
 
+/* The connections of a blocking exchange stay in the easy handle, listed with its client; those
+ * of a multi's transfers stay in the multi, where any client's transfer may reuse them, so a
+ * multi keeps a list of its own. */
+static void cs_use_sockets(cs_transfer *t, cs_sockets *s) {
+    t->sockets = s;
+    curl_easy_setopt(t->curl, CURLOPT_OPENSOCKETDATA, s);
+    curl_easy_setopt(t->curl, CURLOPT_CLOSESOCKETDATA, s);
+}
+
 static void cs_setup_easy(cs_transfer *t) {
     CURL *e = t->curl;
     const cs_client *c = t->client;
@@ -209,9 +250,8 @@ static void cs_setup_easy(cs_transfer *t) {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, cs_on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, cs_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c->sockets);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, cs_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c->sockets);
+    cs_use_sockets(t, c->sockets);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, cs_on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, cs_on_progress);
@@ -472,12 +512,24 @@ static int cs_push_response(lua_State *L, cs_transfer *t, const cs_selection *se
     return 1;
 }
 
+static int cs_l_collect(lua_State *L) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+/* A full collection, protected: on 5.1, 5.3 and LuaJIT an error in some finalizer would end it
+ * with a raise, and that error is not this exchange's. */
+static void cs_collect(lua_State *L) {
+    lua_pushcfunction(L, cs_l_collect);
+    if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+}
+
 /* Whether the exchange that just failed may go out once more, prepared for it: its kept-alive
  * connection had unasked bytes (a fresh one is used), or no socket could be opened for want of
  * descriptors while unclosed clients still held some (a full collection closes them first). The
  * request was never sent either way. */
 static int cs_should_resend(lua_State *L, cs_transfer *t) {
-    cs_sockets *s = t->client->sockets;
+    cs_sockets *s = t->sockets;
     if (t->resent) return 0;
     t->resent = 1;
     if (t->stale) {
@@ -486,7 +538,7 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
     }
     if (t->rc != CURLE_COULDNT_CONNECT || !s->exhausted) return 0;
     s->exhausted = 0;
-    lua_gc(L, LUA_GCCOLLECT, 0);
+    cs_collect(L);
     cs_reset_exchange(t, t->fresh);
     return 1;
 }
@@ -497,11 +549,10 @@ static int cs_l_transfer_perform(lua_State *L) {
     cs_transfer *t = cs_check_transfer(L);
     const cs_selection *sel = cs_opt_selection(L, 2);
     if (!t->busy) return luaL_error(L, "transfer not started");
-    t->L = L;
-    t->hookmask = lua_gethookmask(L);
+    cs_watch_start(L, &t->watch);
     t->rc = curl_easy_perform(t->curl);
     if (cs_should_resend(L, t)) t->rc = curl_easy_perform(t->curl);
-    t->L = NULL;
+    t->watch.L = NULL;
     return cs_push_response(L, t, sel);
 }
 
@@ -560,6 +611,13 @@ static void cs_client_register(lua_State *L) {
         {NULL, NULL},
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
+#if LUA_VERSION_NUM < 502
+    /* 5.1 has no registry entry for its main thread; the module is nearly always loaded there. */
+    if (lua_pushthread(L))
+        lua_setfield(L, LUA_REGISTRYINDEX, CS_MAIN_THREAD);
+    else
+        lua_pop(L, 1);
+#endif
     cs_register_class(L, CS_CLIENT, client_methods, cs_l_client_close, cs_l_client_tostring);
     cs_register_class(L, CS_TRANSFER, transfer_methods, cs_l_transfer_close,
                       cs_l_transfer_tostring);

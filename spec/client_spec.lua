@@ -175,6 +175,22 @@ describe("client objects", function()
     assert.has_error(function() cc:status("x") end, "attempt to use a closed connectstatus client")
   end)
 
+  it("close releases the kept-alive connection (and the credentials with it) at once", function()
+    -- The server answers one connection at a time: the second client gets its answer only once the
+    -- first client's connection is gone. Both stay referenced, so no collection closes anything.
+    local server = helpers.start_server [[function(c)
+      c:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    end]]
+    local clients = {}
+    for i, token in ipairs { "first", "second" } do
+      clients[i] = cs.confluent { token = token, environment = "e", cluster = "c", base_url = server.url,
+        timeout = 2, retry = { attempts = 1 } }
+      assert(clients[i]:status("x"))
+      clients[i]:close()
+    end
+    server.stop()
+  end)
+
   it("the core client follows liolib: __gc and __close share close, __tostring says closed", function()
     local core = require "connectstatus.core"
     local c = core.new_client { base_url = "http://127.0.0.1:9" }

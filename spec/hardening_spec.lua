@@ -100,6 +100,11 @@ describe("hardening", function()
         "cluster = 'lkc-demo', base_url = url }\nprint(cs.map({ 'slow' }, function(n) return cc:status(n) end))",
       wait = "local cc = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', " ..
         "base_url = url }\nprint(cc:wait_for_state('pg-cdc', 'PAUSED', { interval = 30 }))",
+      -- The interpreter sets its hook on the main thread only (per thread on 5.1 to 5.4).
+      ["sleep in a coroutine"] = "local core = require('connectstatus.core')\n" ..
+        "coroutine.wrap(function() core.sleep(30) end)()",
+      ["blocking read in a coroutine"] = "local cc = cs.confluent { token = 't', environment = 'env-demo', " ..
+        "cluster = 'lkc-demo', base_url = url }\ncoroutine.wrap(function() print(cc:status('slow')) end)()",
     } do
       it("Ctrl-C ends a " .. what .. " at once, as the interpreter's interruption error", function()
         answer("slow", { { status = 200, json = STATUS, delay = 30 } })
@@ -177,15 +182,20 @@ describe("hardening", function()
   end)
 
   describe("kept-alive connections", function()
+    -- Answers, then pushes a second, unasked answer after the first one on each connection, once
+    -- the client has read the first (bytes in the same read would make libcurl drop the connection).
+    local STALE_PUSHER = [[function(c, n, k)
+      local body = '{"name":"real","n":' .. n .. '}'
+      c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
+      if k == 1 then
+        socket.sleep(0.05)
+        local stale = '{"name":"INJECTED","connector":{"state":"INJECTED"}}'
+        c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #stale .. "\r\n\r\n" .. stale)
+      end
+    end]]
+
     it("never takes bytes the server pushed unasked for the next answer", function()
-      local server = helpers.start_server [[function(c, n, k)
-        local body = '{"name":"real","n":' .. n .. '}'
-        c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
-        if k == 1 then
-          local stale = '{"name":"INJECTED","connector":{"state":"INJECTED"}}'
-          c:send("HTTP/1.1 200 OK\r\nContent-Length: " .. #stale .. "\r\n\r\n" .. stale)
-        end
-      end]]
+      local server = helpers.start_server(STALE_PUSHER)
       local socket = require "socket"
       local cc = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url }
       assert.equal("real", assert(cc:status("x")).name)
@@ -206,21 +216,19 @@ describe("hardening", function()
       server.stop()
     end)
 
-    it("close() closes the kept-alive connection at once, not when the collector gets to it", function()
-      -- This server serves one connection at a time: the second client is answered only once the
-      -- first one's connection is gone.
-      local server = helpers.start_server [[function(c)
-        c:send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
-      end]]
-      local first = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url }
-      assert(first:status("x"))
-      first:close()
-      local second = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = server.url,
-        timeout = 3, retry = { attempts = 1 } }
-      local v, err = second:status("x")
-      assert.is_nil(err)
-      assert.same({}, v)
-      second:close()
+    it("inside a loop, checks a kept-alive connection that another client opened", function()
+      local server = helpers.start_server(STALE_PUSHER)
+      local socket = require "socket"
+      local loop = cs.loop()
+      for _, name in ipairs { "first", "second" } do
+        local cc = cs.confluent { token = name, environment = "e", cluster = "c", base_url = server.url }
+        local task = loop:spawn(function() return cc:status("x") end)
+        loop:run()
+        assert.equal("real", (task:result()).name)
+        cc:close() -- its connection stays in the loop's cache
+        socket.sleep(0.1)
+      end
+      loop:close()
       server.stop()
     end)
 
@@ -251,6 +259,42 @@ describe("hardening", function()
       assert.equal(0, code, out)
       assert.matches("failed 0", out)
     end)
+
+    -- Out of descriptors, a read collects garbage and sends once more; the finalizer of someone
+    -- else's garbage that raises (5.1, 5.3 and LuaJIT pass that on) neither ends the read nor
+    -- leaves the client's transfer busy.
+    for what, read in pairs {
+      ["a blocking read"] = "assert(cc:status('pg-cdc'))",
+      ["a read inside a loop"] = "local v, e = cs.map({ 'pg-cdc' }, function(n) return cc:status(n) end)\n" ..
+        "assert(v[1], tostring(e[1]))",
+    } do
+      it(what .. " short of descriptors survives a finalizer that raises", function()
+        local out, code = child(20, [[
+          collectgarbage("stop") -- only the read's own collection runs
+          if newproxy then -- made first, so that it is finalized after the clients
+            getmetatable(newproxy(true)).__gc = function() error("a finalizer failed") end
+          else
+            setmetatable({}, { __gc = function() error("a finalizer failed") end })
+          end
+          local held = {}
+          for i = 1, 20 do
+            held[i] = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', base_url = url }
+            assert(held[i]:status('pg-cdc'))
+          end
+          local files = {}
+          repeat files[#files + 1] = io.open("/dev/null") until not files[#files]
+          held = nil
+          local cc = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', base_url = url,
+            retry = { attempts = 1 } }
+          ]] .. read .. [[
+
+          assert(cc:status('pg-cdc'))
+          print('read')
+        ]], "ulimit -n 64; ")
+        assert.equal(0, code, out)
+        assert.matches("read", out)
+      end)
+    end
 
     it("a program started after a read holds none of the client's connections", function()
       local cc = client()

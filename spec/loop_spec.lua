@@ -309,7 +309,30 @@ describe("cs.map", function()
     assert.has_error(function() cs.map({}, 42) end, "map expects a function, got number")
     assert.has_error(function() cs.map({}, print, { parallel = 0 }) end,
       "option 'parallel' must be a whole number of at least 1")
-    assert.has_error(function() cs.loop { max_per_hots = 3 } end, "unknown option 'max_per_hots' for cs.loop")
+    assert.has_error(function() cs.loop { max_per_hots = 3 } end,
+      "unknown option 'max_per_hots' for cs.loop (did you mean 'max_per_host'?)")
     assert.has_error(function() cs.loop():step(-1) end)
+  end)
+end)
+
+describe("the core multi", function()
+  setup(function() fake = helpers.start_fake() end)
+  teardown(function() fake:stop() end)
+
+  it("refuses a transfer it already runs, and still hands that transfer back when it is done", function()
+    local core = require "connectstatus.core"
+    local multi, c = core.new_multi(4), core.new_client { base_url = fake.url }
+    local t = c:transfer()
+    t:start("GET", PREFIX .. "/pg-cdc/status", nil, 5)
+    multi:add(t)
+    assert.has_error(function() multi:add(t) end, "transfer already in the loop")
+    local finished, left = {}, 1
+    local deadline = socket.gettime() + 5
+    while #finished == 0 and socket.gettime() < deadline do finished, left = multi:poll(0.1) end
+    assert.equal(t, finished[1])
+    assert.equal(0, left)
+    assert.equal(200, t:response().status)
+    multi:close()
+    c:close()
   end)
 end)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# `make valgrind`: on Lua 5.4 under memcheck, every spec, then 100,000 status reads on one client
-# in one process (tools/valgrind_reads.lua, so that a per-request leak of even a few bytes shows).
+# `make valgrind`: on Lua 5.4 under memcheck, every spec, then 100,000 status reads on one client and 10,000
+# through cs.map in one process (tools/valgrind_reads.lua, so that a per-request leak of even a few bytes shows).
 # Any invalid access or definite leak fails the run. Servers (the fake API, openssl s_server) run
 # in child processes, outside valgrind. VALGRIND_SPECS and VALGRIND_READS narrow it down.
 set -eu

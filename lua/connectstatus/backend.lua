@@ -2,6 +2,7 @@
 -- transport from the options all backends accept, checks per-call options, and gives each
 -- backend close, rate_limit, tostring and the request helpers.
 local core = require "connectstatus.core"
+local options = require "connectstatus.options"
 local transport = require "connectstatus.transport"
 
 local M = {}
@@ -24,14 +25,13 @@ function M.class(name)
   return setmetatable(class, { __index = Base })
 end
 
+-- Every option a backend takes: its own and the transport's. A misspelt one raises with a
+-- suggestion ("did you mean 'cluster'?"), naming the user's own word.
 local function check_known(opts, own, what, level)
-  for key in pairs(opts) do
-    local known = own[key]
-    if not known then
-      for _, name in ipairs(TRANSPORT_OPTIONS) do known = known or name == key end
-    end
-    if not known then error(("unknown option '%s' for %s"):format(tostring(key), what), level + 1) end
-  end
+  local known = {}
+  for name in pairs(own) do known[#known + 1] = name end
+  for _, name in ipairs(TRANSPORT_OPTIONS) do known[#known + 1] = name end
+  options.check(opts, known, what, level + 1)
 end
 
 -- backend.new(class, opts, spec, level): spec = { what = "cs.confluent", own = { option = true },
@@ -66,9 +66,9 @@ function M.call(opts, expect, level)
   local call = { expect = expect }
   if opts == nil then return call end
   if type(opts) ~= "table" then error("call options must be a table, got " .. type(opts), level) end
+  options.check(opts, CALL_OPTIONS, "a call", level)
   for key, v in pairs(opts) do
     local expected = CALL_OPTIONS[key]
-    if not expected then error(("unknown call option '%s'"):format(tostring(key)), level) end
     if type(v) ~= expected and not (key == "select" and type(v) == "userdata") then
       error(("call option '%s' must be a %s, got %s"):format(key, expected, type(v)), level)
     end

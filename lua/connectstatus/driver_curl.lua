@@ -20,7 +20,8 @@ function Driver:request(req)
   return t:perform(req.select)
 end
 
--- Closes the kept-alive connection with the easy handle; idempotent.
+-- The transfer borrows the client's header lists and holds its kept-alive connection: closing it
+-- lets the client's close release both (and wipe the credentials) at once.
 function Driver:close()
   if self.transfer then self.transfer:close() end
   self.transfer = nil

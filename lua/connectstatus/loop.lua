@@ -42,9 +42,7 @@ function M.new(opts, level)
   level = (level or 1) + 1
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then error("cs.loop{...} expects a table of options", level) end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then error(("unknown option '%s' for cs.loop"):format(tostring(k)), level) end
-  end
+  require("connectstatus.options").check(opts, OPTIONS, "cs.loop", level)
   local per_host = opts.max_per_host
   if per_host ~= nil and (type(per_host) ~= "number" or per_host < 1 or per_host > 10000
       or per_host ~= math.floor(per_host)) then
