@@ -344,7 +344,7 @@ describe("cs.kafka_connect actions", function()
     local kc = client()
     local value, err = kc:restart("inventory-source", { only_failed = true, wait = { timeout = 5 } })
     assert.same({ nil, "failed", 1 }, { value, err.kind, err.task })
-    assert.matches("task 1 is FAILED: org.apache.kafka.connect.errors.ConnectException", err.message, 1, true)
+    assert.matches("task 1 is FAILED: org.apache.kafka.common.errors.RecordTooLargeException", err.message, 1, true)
     kc:close()
   end)
 

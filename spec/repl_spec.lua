@@ -96,6 +96,14 @@ describe("the REPL", function()
     assert.has_error(function() cs.help(42) end, "help expects a client, got number")
   end)
 
+  it("tostring of a fake handle says what it is and where", function()
+    local other = cs.fake.start()
+    assert.matches("^connectstatus%.fake http://127%.0%.0%.1:%d+ %(Confluent Cloud, Kafka Connect and Feldera; pid %d+%)$",
+      tostring(other))
+    other:stop()
+    assert.equal("connectstatus.fake " .. other.url .. " (stopped)", tostring(other))
+  end)
+
   it("tostring of the module says what it is", function()
     assert.equal("connectstatus " .. cs.version .. " (cs.help() lists what it does)", tostring(cs))
   end)

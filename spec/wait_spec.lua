@@ -98,7 +98,7 @@ describe("waits", function()
       assert.equal("failed", err.kind)
       assert.equal("FAILED", err.state)
       assert.matches("Provided Kafka ApiKey is invalid", err.trace, 1, true)
-      assert.matches("s3-archive is FAILED: There were some errors", err.message, 1, true)
+      assert.matches("s3-archive is FAILED: topics: Provided Kafka ApiKey is invalid", err.message, 1, true)
       assert.equal("FAILED", err.last.connector.state)
       assert.same({}, t.slept)
     end)
@@ -321,6 +321,25 @@ describe("waits", function()
       }
       for i, f in ipairs(bad) do assert.has_error(f, nil, "case " .. i) end
       assert.equal(0, #fake:requests())
+    end)
+
+    it("takes states in any case, and refuses one no API knows (it would never match) unless forced", function()
+      assert.equal("RUNNING", assert(cc:wait_for_state("orders-sink", "running", { interval = 1 })).connector.state)
+      assert.has_error(function() cc:wait_for_state("orders-sink", "RUNING") end,
+        "unknown state 'RUNING' (did you mean 'RUNNING'?); known states: " ..
+        table.concat(require("connectstatus.options").CONNECTOR_STATES, ", ") .. " (force = true waits for it anyway)")
+      assert.has_error(function() cc:wait_for_offset_phase("pg-cdc", "applyed") end)
+      local _, err = cc:wait_for_state("orders-sink", "SOMETHING_NEW", { force = true, timeout = 1, interval = 1 })
+      assert.equal("timeout", err.kind)
+    end)
+
+    it("refuses a misspelt option with a suggestion, before anything is sent", function()
+      local before = #fake:requests()
+      assert.has_error(function() cc:wait_for_state("orders-sink", "RUNNING", { intervall = 1 }) end,
+        "unknown option 'intervall' for wait_for_state (did you mean 'interval'?)")
+      assert.has_error(function() cc:wait_for_offset_phase("pg-cdc", "APPLIED", { snice = "x" }) end,
+        "unknown option 'snice' for wait_for_offset_phase (did you mean 'since'?)")
+      assert.equal(before, #fake:requests())
     end)
   end)
 

@@ -746,6 +746,7 @@ local function wait_opts(ctx, describe, timeout)
   return {
     timeout = timeout, interval = seconds(ctx.flags, "interval", 5, true),
     on_poll = reporter.on_poll, allow_missing = ctx.flags["allow-missing"] == true,
+    force = ctx.flags["force-state"] == true,
   }
 end
 

@@ -3,7 +3,9 @@
 -- Sleep, clock and jitter default to the client's own (one injection covers retries and waits).
 local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
+local options = require "connectstatus.options"
 local retry = require "connectstatus.retry"
+local shape = require "connectstatus.status"
 local timefmt = require "connectstatus.timefmt"
 
 local M = {}
@@ -51,10 +53,19 @@ local function check_client(client, method)
   end
 end
 
--- The loop's settings from opts, falling back to the client's transport.
-local function loop_settings(client, opts)
+-- What every wait takes; each wait adds its own (extra).
+local COMMON_OPTIONS = { "timeout", "interval", "failed_grace", "sleep", "clock", "on_poll", "allow_missing", "force" }
+
+-- The loop's settings from opts, falling back to the client's transport. A misspelt option
+-- raises with a suggestion.
+local function loop_settings(client, opts, what, extra)
   if opts == nil then opts = {} end
   if type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 3) end
+  local known = {}
+  for _, name in ipairs(COMMON_OPTIONS) do known[#known + 1] = name end
+  for _, name in ipairs(extra or {}) do known[#known + 1] = name end
+  options.check(opts, known, what, 3)
+  check_opt(opts, "force", "boolean")
   local t = client.transport
   return {
     timeout = check_seconds(opts, "timeout", M.DEFAULT_TIMEOUT),
@@ -127,33 +138,32 @@ end
 
 -- ---- connector state ----
 
-local function as_set(target)
-  if type(target) == "string" and target ~= "" then return { [target] = true }, target end
+-- The target as a set of state names, in any case; a state no backend knows raises (it would
+-- never match) unless force is set.
+local function as_set(target, force)
+  if type(target) == "string" then target = { target } end
   if type(target) ~= "table" or #target == 0 then
-    error("target must be a state or a non-empty list of states", 3)
+    error("target must be a state or a non-empty list of states", 4)
   end
-  local set = {}
-  for _, state in ipairs(target) do
-    if type(state) ~= "string" then error("target states must be strings", 3) end
-    set[state] = true
+  local set, names = {}, {}
+  for i, state in ipairs(target) do
+    if type(state) ~= "string" then error("target states must be strings", 4) end
+    local name, why = options.canonical(state, "state", force)
+    if not name then error(why .. " (force = true waits for it anyway)", 4) end
+    set[name], names[i] = true, name
   end
-  return set, table.concat(target, "|")
-end
-
-local function first_line(s)
-  if type(s) ~= "string" then return nil end
-  return s:match("^%s*([^\r\n]*%S)")
+  return set, table.concat(names, "|")
 end
 
 local function connector_failed(name, status, state)
-  local trace = status.connector.trace
-  local why = first_line(trace)
+  local trace = shape.trace(status)
+  local why = shape.trace_line(trace)
   return errors.new("failed", ("connector %s is %s%s"):format(name, state, why and ": " .. why or ""),
     { last = status, state = state, trace = trace })
 end
 
 local function task_failed(name, status, task)
-  local why = first_line(task.msg) or first_line(task.trace)
+  local why = shape.task_line(task)
   return errors.new("failed", ("connector %s task %s is FAILED%s"):format(name, tostring(task.id),
     why and ": " .. why or ""), { last = status, state = "FAILED", task = task.id, msg = task.msg, trace = task.trace })
 end
@@ -215,9 +225,9 @@ end
 function M.wait_for_state(client, name, target, opts)
   check_client(client, "status")
   check_string(name, "connector name")
-  local targets, goal = as_set(target)
   local s
-  s, opts = loop_settings(client, opts)
+  s, opts = loop_settings(client, opts, "wait_for_state", { "tasks", "task" })
+  local targets, goal = as_set(target, opts.force)
   local with_tasks = check_opt(opts, "tasks", "boolean") ~= false
   local only_task = check_opt(opts, "task", "number")
   return run(s, {
@@ -332,7 +342,10 @@ function M.wait_for_offset_phase(client, name, phase, opts)
   if phase == nil then phase = "APPLIED" end
   check_string(phase, "phase")
   local s
-  s, opts = loop_settings(client, opts)
+  s, opts = loop_settings(client, opts, "wait_for_offset_phase", { "since", "request" })
+  local why
+  phase, why = options.canonical(phase, "phase", opts.force)
+  if not phase then error(why .. " (force = true waits for it anyway)", 2) end
   local since = check_since(opts.since)
   local mine = check_request(opts.request)
   return run(s, {
@@ -367,7 +380,7 @@ function M.wait_for_end_of_input(client, pipeline, table_name, connector, opts)
   check_string(pipeline, "pipeline")
   check_string(table_name, "table name")
   check_string(connector, "connector name")
-  local s = loop_settings(client, opts)
+  local s = loop_settings(client, opts, "wait_for_end_of_input")
   return run(s, {
     read = function(call) return client:input_stats(pipeline, table_name, connector, call) end,
     judge = judge_input(connector),
@@ -393,7 +406,7 @@ function M.wait_for_completion(client, pipeline, token, opts)
   check_client(client, "completion_status")
   check_string(pipeline, "pipeline")
   check_string(token, "completion token")
-  local s = loop_settings(client, opts)
+  local s = loop_settings(client, opts, "wait_for_completion")
   return run(s, {
     read = function(call) return client:completion_status(pipeline, token, call) end,
     judge = judge_completion,

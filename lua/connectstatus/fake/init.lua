@@ -199,8 +199,13 @@ local function control_request(port, method, path, body)
   return tonumber(status), response_body
 end
 
-local Handle = {}
+local Handle = { __name = "connectstatus.fake" }
 Handle.__index = Handle
+
+function Handle:__tostring()
+  if self.stopped then return "connectstatus.fake " .. self.url .. " (stopped)" end
+  return ("connectstatus.fake %s (Confluent Cloud, Kafka Connect and Feldera; pid %d)"):format(self.url, self.pid)
+end
 
 function Handle:call(method, path, spec)
   local body = spec ~= nil and encode(spec) or nil
