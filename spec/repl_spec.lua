@@ -98,8 +98,8 @@ describe("the REPL", function()
 
   it("tostring of a fake handle says what it is and where", function()
     local other = cs.fake.start()
-    assert.matches("^connectstatus%.fake http://127%.0%.0%.1:%d+ %(Confluent Cloud, Kafka Connect and Feldera; pid %d+%)$",
-      tostring(other))
+    assert.matches("^connectstatus%.fake http://127%.0%.0%.1:%d+ " ..
+      "%(Confluent Cloud, Kafka Connect and Feldera; pid %d+%)$", tostring(other))
     other:stop()
     assert.equal("connectstatus.fake " .. other.url .. " (stopped)", tostring(other))
   end)
