@@ -294,3 +294,39 @@ describe("health of a Feldera pipeline's stats", function()
       summary.unhealthy[1].details)
   end)
 end)
+
+describe("summarize(client)", function()
+  local fake
+  setup(function() fake = helpers.start_fake() end)
+  teardown(function() fake:stop() end)
+
+  it("reads the expanded list with its own selection and answers exactly as over the full list", function()
+    local pp = require "connectstatus.pp"
+    local cc = cs.confluent { api_key = "demo-key", api_secret = "demo-secret", environment = "env-demo",
+      cluster = "lkc-demo", base_url = fake.url }
+    local kc = cs.kafka_connect { base_url = fake.url }
+    for _, client in ipairs { cc, kc } do
+      local full = cs.summarize(assert(client:list { expand = { "status" } }), { ignore_states = { "PAUSED" } })
+      local read = assert(cs.summarize(client, { ignore_states = { "PAUSED" } }))
+      assert.equal(pp.format(full), pp.format(read))
+      assert.is_true(read.total > 0)
+    end
+    -- What it decodes is the selection's: no worker ids, no configs.
+    local selected = assert(cc:list { expand = { "status" }, select = require("connectstatus.health").SELECT })
+    assert.is_nil(selected["pg-cdc"].status.connector.worker_id)
+    cc:close()
+    kc:close()
+  end)
+
+  it("returns nil, err when the read fails, and raises on a wrong option before reading", function()
+    local cc = cs.confluent { token = "t", environment = "env-demo", cluster = "no-such", base_url = fake.url,
+      retry = { attempts = 1 } }
+    local before = #fake:requests()
+    assert.has_error(function() cs.summarize(cc, 42) end)
+    assert.equal(before, #fake:requests())
+    local summary, err = cs.summarize(cc)
+    assert.is_nil(summary)
+    assert.is_true(cs.is_error(err))
+    cc:close()
+  end)
+end)

@@ -250,7 +250,28 @@ end
 -- summarize(cc:list{expand={"status"}}[, opts]) -> { total, states = {STATE = n}, health = {level = n},
 -- unhealthy = { {name, health, reasons, details}, ... } sorted by name }. opts as for health.
 -- An entry whose status is not an object counts as M.UNREADABLE (failed), in state UNKNOWN.
+-- What summarize reads of each entry of an expanded list: a read with this selection decodes
+-- nothing else (configs, worker ids, ...), and summarizes exactly as the full list does.
+M.SELECT = { "*.status.connector.state", "*.status.connector.trace", "*.status.tasks.*.id",
+  "*.status.tasks.*.state", "*.status.tasks.*.msg", "*.status.tasks.*.trace" }
+
+local selection -- compiled on first use
+
+-- summarize(client[, opts]): reads the client's list expanded with status, with M.SELECT, then
+-- summarizes it; nil, err when the read fails.
+local function summarize_client(client, opts)
+  selection = selection or core.json_selection(M.SELECT)
+  local list, err = client:list { expand = { "status" }, select = selection }
+  if not list then return nil, err end
+  return M.summarize(list, opts)
+end
+
 function M.summarize(list_result, opts)
+  if type(list_result) == "table" and type(list_result.list) == "function" and getmetatable(list_result) then
+    policy(opts, 2) -- a wrong option raises before anything is read
+    local summary, err = summarize_client(list_result, opts)
+    return summary, err
+  end
   check_expanded(list_result, 2)
   local overrides = policy(opts, 2)
   local summary = {

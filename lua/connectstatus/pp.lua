@@ -208,7 +208,7 @@ local MODULE_HELP = {
   { "wait_for_end_of_input(client, pipeline, table, connector, opts)", "wait until a Feldera input is consumed" },
   { "wait_for_completion(client, pipeline, token, opts)", "wait until a Feldera completion token is processed" },
   { "health(status[, opts])", "healthy | pending | degraded | failed, and the reasons" },
-  { "summarize(list[, opts])", "counts and unhealthy connectors of cc:list{expand={'status'}}" },
+  { "summarize(list|client[, opts])", "counts and unhealthy connectors of cc:list{expand={'status'}}, or of a client" },
   { "pp(...)", "print any value readably (sorted keys, exact integers, every field of an error)" },
   { "help([client])", "this list, or what a client can do" },
   { "is_error(v)", "true for a connectstatus.Error" },
