@@ -165,6 +165,20 @@ describe("hardening", function()
       assert.equal(1, helpers.count_requests(fake, PREFIX .. "/pg-cdc/status"))
     end)
 
+    it("names the proxy in a transport error when one was used", function()
+      local port = helpers.free_port()
+      local cc = client { proxy = "http://user:pw@127.0.0.1:" .. port }
+      local _, err = cc:status("pg-cdc")
+      assert.equal("connect", err.kind)
+      assert.matches("(through the proxy http://127.0.0.1:" .. port .. ")", err.message, 1, true)
+      assert.is_nil(tostring(err):find("pw", 1, true))
+      cc:close()
+      local direct = client()
+      local _, none = direct:status("no-such-connector")
+      assert.is_nil(none.message:find("proxy", 1, true))
+      direct:close()
+    end)
+
     it("refuses credentials over plain http through a proxy that is not on loopback", function()
       assert.has_error(function()
         client { proxy = "http://proxy.example.invalid:3128" }

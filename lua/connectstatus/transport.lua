@@ -85,11 +85,24 @@ local function proxy_for(opts, scheme, host, has_credentials, level)
   local pscheme, authority = split_url(proxy)
   if not pscheme then error("option 'proxy' must look like http://host:port", level + 1) end
   -- Through a proxy an https request is a tunnel; a plain http one is readable by the proxy.
-  if scheme == "http" and has_credentials and not opts.allow_insecure_http and not is_loopback(host_of(authority)) then
+  local proxy_host = host_of((authority:gsub("^.*@", ""))) -- without the proxy's own user:pass@
+  if scheme == "http" and has_credentials and not opts.allow_insecure_http and not is_loopback(proxy_host) then
     error("refusing to send credentials over plain http through a proxy that is not on loopback" ..
       " (use https, or allow_insecure_http = true)", level + 1)
   end
   return proxy
+end
+
+-- The proxy a request goes through, for error messages (scheme, host and port only): the explicit
+-- one, or for https the environment's (libcurl's no_proxy rules may still skip it).
+local function proxy_note(proxy, scheme, host)
+  if proxy == "" then return nil end
+  local from = proxy
+  if not from and scheme == "https" and not is_loopback(host) then
+    from = os.getenv("https_proxy") or os.getenv("HTTPS_PROXY") or os.getenv("all_proxy") or os.getenv("ALL_PROXY")
+  end
+  local origin = from and from:match("^(%a[%w+.-]*://[^/?#]*)")
+  return origin and origin:gsub("//[^/]*@", "//")
 end
 
 local RETRY_DEFAULTS = { attempts = 4, base = 1, cap = 30, max_retry_after = 60, budget = 10 }
@@ -198,6 +211,7 @@ function M.new(opts, level)
   local ok, client = pcall(core.new_client, core_opts)
   if not ok then error(client, level) end
   local policy = retry_policy(opts.retry, level)
+  local through = proxy_note(core_opts.proxy, scheme, host)
   return setmetatable({
     client = client,
     curl = driver_curl.new(client),
@@ -209,6 +223,7 @@ function M.new(opts, level)
     retry = policy,
     rules = opts.rules or {},
     max_redirects = check_max_redirects(opts.max_redirects, level),
+    through = through and " (through the proxy " .. through .. ")" or "",
     sleep = opts.sleep,
     clock = opts.clock or core.monotonic,
     random = opts.random or math.random,
@@ -463,7 +478,10 @@ function Transport:exchange(driver, method, target, call, deadline)
     if left <= 0 then return nil, errors.new("timeout", "no time left for another request", { url = url }) end
     req.timeout = math.min(left, 86400)
     local res, kind, message = driver:request(req)
-    if not res then return nil, errors.new(kind, self.redact(clean(tostring(message))), { url = url }) end
+    if not res then
+      local via = driver ~= self.nginx and self.through or "" -- cosockets never use a proxy
+      return nil, errors.new(kind, self.redact(clean(tostring(message))) .. via, { url = url })
+    end
     self:remember_limits(res.rate_limit)
     if hop == self.max_redirects or not self:follows(method, res.location) then
       return self:answer(res, target, call)
