@@ -467,6 +467,16 @@ describe("waits", function()
       assert.same({ 1 }, t.slept)
     end)
 
+    it("ends at once on a Feldera 500, which the client does not retry either (one judgement)", function()
+      local path = "/v0/pipelines/demo-pipeline/tables/orders/connectors/backfill/stats"
+      fake:script { method = "GET", path = path, responses = { { status = 500,
+        json = { message = "internal", error_code = "Internal", details = {} } } } }
+      local _, err = fd:wait_for_end_of_input("demo-pipeline", "orders", "backfill", { interval = 1 })
+      assert.equal("server", err.kind)
+      assert.equal(1, helpers.count_requests(fake, path))
+      assert.same({}, t.slept)
+    end)
+
     it("ends on an unknown pipeline", function()
       local _, err = fd:wait_for_end_of_input("nope", "orders", "backfill")
       assert.equal("not_found", err.kind)
