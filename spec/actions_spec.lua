@@ -387,7 +387,7 @@ describe("actions", function()
     it("times out on a token that stays in progress", function()
       fake:set { feldera = { completion_reads = 1000 } }
       local token = assert(fd:completion_token("demo-pipeline", "orders", "backfill"))
-      local _, err = fd:wait_for_completion("demo-pipeline", token, { interval = 0.01, timeout = 0.1 })
+      local _, err = fd:wait_for_completion("demo-pipeline", token, { interval = 0.05, timeout = 1 })
       assert.same({ "timeout", "inprogress" }, { err.kind, err.last.status })
     end)
 
