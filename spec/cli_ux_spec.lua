@@ -535,7 +535,7 @@ describe("connectstatus CLI conventions", function()
     end
 
     it("bash completes commands, flags, formats and states", function()
-      assert.equal("wait\nwait-offsets\nwait-input\n", complete("connectstatus wai"))
+      assert.equal("wait\nwait-offsets\nwait-input\nwait-completion\n", complete("connectstatus wai"))
       assert.equal("--state\n", complete("connectstatus wait x --sta"))
       assert.equal("json\njsonl\n", complete("connectstatus -o js"))
       assert.equal("PAUSED\nPROVISIONING\n", complete("connectstatus wait x --state P"))
