@@ -184,6 +184,14 @@ describe("connectstatus CLI actions", function()
       assert.equal(0, #sent(fake))
     end)
 
+    it("waits on the worker's connectors: RUNNING (exit 0), a PAUSED one times out (exit 3)", function()
+      local code, _, err = run("wait search-sink inventory-source --no-tasks --interval 0.05", connect)
+      assert.equal(0, code, err)
+      code = run("wait audit-sink --timeout 0.3 --interval 0.05", connect)
+      assert.equal(3, code)
+      for _, r in ipairs(sent(fake)) do assert.matches("^/connectors/", r.target) end
+    end)
+
     it("names the Connect flag when the URL is bad", function()
       local code, _, err = run("status x", with(connect, { CONNECT_URL = "ftp://127.0.0.1/" }))
       assert.equal(2, code)
@@ -203,6 +211,17 @@ describe("connectstatus CLI actions", function()
       code, out = run("pause pg-cdc --wait --interval 0.05 --json", env)
       assert.equal(0, code)
       assert.equal("PAUSED", decode(out).tasks[1].state)
+    end)
+
+    it("reads the current offsets of several connectors", function()
+      local code, out = run("offsets pg-cdc datagen-orders", env)
+      assert.equal(0, code)
+      assert.matches("^PARTITION%s+OFFSET\n", out)
+      assert.matches("observed_at: ", out)
+      code, out = run("offsets pg-cdc --json", env)
+      assert.equal(0, code)
+      assert.equal("table", type(decode(out).offsets))
+      assert.equal(PREFIX .. "/pg-cdc/offsets", sent(fake)[3].target)
     end)
 
     it("alters offsets from stdin and waits for that request to be APPLIED", function()
@@ -279,7 +298,8 @@ describe("connectstatus CLI actions", function()
         { "pause pg-cdc --wait", env, "PUT " .. fake.url .. PREFIX .. "/pg-cdc/pause\n" },
         { "alter-offsets pg-cdc " .. quote(file), env, "POST " .. fake.url .. PREFIX .. "/pg-cdc/offsets/request\n" ..
           '{"offsets":[{"offset":{"lsn":42},"partition":{"server":"pg"}}],"type":"PATCH"}\n' },
-        { "reset-offsets pg-cdc", env, "POST " .. fake.url .. PREFIX .. '/pg-cdc/offsets/request\n{"type":"DELETE"}\n' },
+        { "reset-offsets pg-cdc", env,
+          "POST " .. fake.url .. PREFIX .. '/pg-cdc/offsets/request\n{"type":"DELETE"}\n' },
         { "restart inventory-source --failed-only", connect,
           "POST " .. fake.url .. "/connectors/inventory-source/restart?includeTasks=true&onlyFailed=true\n" },
         { "stop search-sink", connect, "PUT " .. fake.url .. "/connectors/search-sink/stop\n" },
@@ -382,7 +402,8 @@ describe("connectstatus CLI actions", function()
     end)
 
     it("are read at once for check, wait and Kafka Connect's status", function()
-      for _, case in ipairs { { "check", env, PREFIX }, { "wait", env, PREFIX }, { "status", connect, "/connectors" } } do
+      local cases = { { "check", env, PREFIX }, { "wait", env, PREFIX }, { "status", connect, "/connectors" } }
+      for _, case in ipairs(cases) do
         fake:reset()
         slow_statuses({ "a-sink", "b-sink", "c-sink" }, case[3])
         local code, out = run(case[1] .. " a-sink b-sink c-sink --interval 0.05", case[2])
@@ -415,14 +436,12 @@ describe("connectstatus CLI actions", function()
 
     it("completes the new commands and flags in bash, and the man page has them", function()
       local function complete(line)
-        local script = ("source completions/connectstatus.bash; connectstatus() { %s \"$@\"; }; " ..
-          "COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _connectstatus; printf '%%s\\n' \"${COMPREPLY[@]}\"")
-          :format(cli_run.command("", env), line)
-        return (helpers.shell("bash -c " .. quote(script)))
+        return cli_run.complete_bash(line, env)
       end
       assert.equal("resume\nrestart\nreset-offsets\n", complete("connectstatus res"))
       assert.equal("--failed-grace\n--failed-only\n", complete("connectstatus restart x --fa"))
-      assert.equal("--connect-url\n--connect-user\n", complete("connectstatus --connect-url u --connect-user k status --conn"))
+      assert.equal("--connect-url\n--connect-user\n",
+        complete("connectstatus --connect-url u --connect-user k status --conn"))
       assert.equal("pg-cdc\n", complete("connectstatus pause pg"))
       local page = require("connectstatus.cli").man_page()
       for _, command in ipairs { "pause", "restart", "alter%-offsets", "reset%-offsets", "wait%-completion" } do

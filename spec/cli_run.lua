@@ -55,6 +55,15 @@ function M.run_pty(args, env, limit, prelude, input)
   return code, out
 end
 
+-- What bash's completion offers for a command line (one word a line), the CLI under test
+-- answering its __complete questions with env.
+function M.complete_bash(line, env)
+  local script = ("source completions/connectstatus.bash; connectstatus() { %s \"$@\"; }; " ..
+    "COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _connectstatus; printf '%%s\\n' \"${COMPREPLY[@]}\"")
+    :format(M.command("", env), line)
+  return (helpers.shell("bash -c " .. M.quote(script)))
+end
+
 -- A copy of base with the changes (false removes a variable).
 function M.with(base, changes)
   local e = {}

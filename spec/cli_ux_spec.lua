@@ -528,10 +528,7 @@ describe("connectstatus CLI conventions", function()
 
   describe("completion and man page", function()
     local function complete(line)
-      local script = ("source completions/connectstatus.bash; connectstatus() { %s \"$@\"; }; " ..
-        "COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _connectstatus; printf '%%s\\n' \"${COMPREPLY[@]}\"")
-        :format(cli_run.command("", env), line)
-      return (helpers.shell("bash -c " .. quote(script)))
+      return cli_run.complete_bash(line, env)
     end
 
     it("bash completes commands, flags, formats and states", function()

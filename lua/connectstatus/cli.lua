@@ -123,7 +123,8 @@ local OPTION_WORDS = {
 local COMMON = {
   context = true, ["base-url"] = true, environment = true, cluster = true, ["api-key"] = true,
   ["api-secret"] = true, token = true, ["feldera-host"] = true, ["feldera-api-key"] = true, tenant = true,
-  ["connect-url"] = true, ["connect-user"] = true, proxy = true, cacert = true, ["allow-insecure-http"] = false, output = true, json = false, quiet = false,
+  ["connect-url"] = true, ["connect-user"] = true, proxy = true, cacert = true, ["allow-insecure-http"] = false,
+  output = true, json = false, quiet = false,
   timeout = true, interval = true, heartbeat = true, progress = false, ["no-progress"] = false, help = false,
   version = false,
 }
