@@ -1447,14 +1447,18 @@ local function describe_completion(answer)
   return ("completion %s  step %s"):format(output.cell(field(answer, "status")), output.cell(field(answer, "step")))
 end
 
+-- The token's read counts against --timeout: the wait gets what is left.
 RUN["wait-completion"] = function(ctx)
   local opts = wait_opts(ctx, describe_completion, ctx.wait_timeout)
   opts.allow_missing = nil
   local client = ctx.feldera()
-  local token, err = client:completion_token(ctx.args[1], ctx.args[2], ctx.args[3],
-    { timeout = math.min(30, math.max(ctx.wait_timeout, 1)) })
+  local started = core.monotonic()
+  local token, err = client:completion_token(ctx.args[1], ctx.args[2], ctx.args[3])
   local value
-  if token then value, err = client:wait_for_completion(ctx.args[1], token, opts) end
+  if token then
+    opts.timeout = math.max(0, ctx.wait_timeout - (core.monotonic() - started))
+    value, err = client:wait_for_completion(ctx.args[1], token, opts)
+  end
   ctx.finish()
   return show_one(ctx, value, err, show_fields, true)
 end
