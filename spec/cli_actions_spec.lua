@@ -92,6 +92,19 @@ describe("connectstatus CLI actions", function()
       no_secret(out, err)
     end)
 
+    it("lets a context named by --context choose the API, whatever $CONNECT_URL says", function()
+      local dir = helpers.tmpdir()
+      os.execute("mkdir -p " .. quote(dir .. "/connectstatus"))
+      write_file(dir .. "/connectstatus/config", ("[cloud]\nbase_url = %s\nenvironment = env-demo\n" ..
+        "cluster = lkc-demo\napi_key = %s\napi_secret_env = CLOUD_SECRET\n"):format(fake.url, KEY))
+      local code, out, err = run("--context cloud pause pg-cdc", with(connect, { XDG_CONFIG_HOME = dir,
+        CLOUD_SECRET = SECRET }))
+      helpers.remove_tree(dir)
+      assert.equal(0, code, err)
+      assert.equal("pause pg-cdc: done\n", out)
+      assert.equal(PREFIX .. "/pg-cdc/pause", sent(fake, "PUT")[1].target)
+    end)
+
     it("is a usage error with a user and no password, or a password and no user, sending nothing", function()
       local code, _, err = run("status search-sink", with(connect, { CONNECT_PASSWORD = false }))
       assert.equal(2, code)

@@ -382,7 +382,16 @@ local function connect_client(flags, http_timeout, driver)
   return client
 end
 
+-- Whether the connector commands go to Kafka Connect. A context named by --context (or
+-- $CONNECTSTATUS_CONTEXT) decides by itself, so that an exported CONNECT_URL cannot send a
+-- runbook's `--context prod pause ...` to another system.
 local function uses_connect(flags)
+  if flags["connect-url"] then return true end
+  local explicit = flags.context or os.getenv("CONNECTSTATUS_CONTEXT")
+  if explicit and explicit ~= "" then
+    local named = contexts.get(contexts.load(), explicit, " (--context or $CONNECTSTATUS_CONTEXT)")
+    return contexts.value(named, "connect_url", explicit) ~= nil
+  end
   return settings(flags)("connect_url") ~= nil
 end
 
