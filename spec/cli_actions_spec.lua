@@ -30,10 +30,14 @@ local function no_secret(...)
   end
 end
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
+local write_file = helpers.write_file
+
+-- A config folder (for XDG_CONFIG_HOME) holding this connectstatus config; remove it after.
+local function config_dir(text)
+  local dir = helpers.tmpdir()
+  os.execute("mkdir -p " .. quote(dir .. "/connectstatus"))
+  write_file(dir .. "/connectstatus/config", text)
+  return dir
 end
 
 describe("connectstatus CLI actions", function()
@@ -81,9 +85,7 @@ describe("connectstatus CLI actions", function()
     end)
 
     it("reads a context's connect_url, connect_user and connect_password_env", function()
-      local dir = helpers.tmpdir()
-      os.execute("mkdir -p " .. quote(dir .. "/connectstatus"))
-      write_file(dir .. "/connectstatus/config", ("current = kc\n[kc]\nconnect_url = %s\nconnect_user = %s\n" ..
+      local dir = config_dir(("current = kc\n[kc]\nconnect_url = %s\nconnect_user = %s\n" ..
         "connect_password_env = KC_PASSWORD\n"):format(fake.url, KEY))
       local code, out, err = run("status search-sink -o json", { XDG_CONFIG_HOME = dir, KC_PASSWORD = SECRET })
       helpers.remove_tree(dir)
@@ -93,9 +95,7 @@ describe("connectstatus CLI actions", function()
     end)
 
     it("lets a context named by --context choose the API, whatever $CONNECT_URL says", function()
-      local dir = helpers.tmpdir()
-      os.execute("mkdir -p " .. quote(dir .. "/connectstatus"))
-      write_file(dir .. "/connectstatus/config", ("[cloud]\nbase_url = %s\nenvironment = env-demo\n" ..
+      local dir = config_dir(("[cloud]\nbase_url = %s\nenvironment = env-demo\n" ..
         "cluster = lkc-demo\napi_key = %s\napi_secret_env = CLOUD_SECRET\n"):format(fake.url, KEY))
       local code, out, err = run("--context cloud pause pg-cdc", with(connect, { XDG_CONFIG_HOME = dir,
         CLOUD_SECRET = SECRET }))

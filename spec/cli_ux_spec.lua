@@ -9,11 +9,7 @@ local cli_run = require "cli_run"
 local run, run_pty, with, quote = cli_run.run, cli_run.run_pty, cli_run.with, cli_run.quote
 local PREFIX = "/connect/v1/environments/env-demo/clusters/lkc-demo/connectors"
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 describe("connectstatus CLI conventions", function()
   local fake, env
