@@ -10,7 +10,8 @@ _connectstatus() {
     case "${COMP_WORDS[i]}" in
       -o|--output|--context|--state|--ignore-state|--phase|--timeout|--interval|--expand|--base-url|--environment|\
       --cluster|--api-key|--api-secret|--token|--feldera-host|--feldera-api-key|--tenant|--proxy|--cacert|--only|\
-      --exclude|--min-connectors|--watch|--heartbeat|--failed-grace|--since|--port|--scenario) ((i++)) ;;
+      --exclude|--min-connectors|--watch|--heartbeat|--failed-grace|--since|--port|--scenario|--connect-url|\
+      --connect-user) ((i++)) ;;
       -*) ;;
       *) cmd="${COMP_WORDS[i]}"; break ;;
     esac
@@ -26,7 +27,7 @@ _connectstatus() {
     --cacert) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --timeout|--interval|--base-url|--environment|--cluster|--api-key|--api-secret|--token|--feldera-host|\
     --feldera-api-key|--tenant|--proxy|--only|--exclude|--min-connectors|--watch|--heartbeat|--failed-grace|\
-    --since|--port) return ;;
+    --since|--port|--connect-url|--connect-user) return ;;
     *)
       if [[ "$cur" == -* ]]; then
         words="$(connectstatus __complete flags "$cmd" 2>/dev/null)"
@@ -34,8 +35,12 @@ _connectstatus() {
         words="$(connectstatus __complete commands 2>/dev/null)"
       else
         case "$cmd" in
-          status|tasks|check|wait|wait-offsets|offsets-status)
+          status|tasks|check|wait|wait-offsets|offsets-status|offsets|pause|resume|restart|stop|reset-offsets)
             words="$(connectstatus __complete connectors 2>/dev/null)" ;;
+          alter-offsets)
+            # NAME, then the offsets file
+            if [[ "$prev" == alter-offsets ]]; then words="$(connectstatus __complete connectors 2>/dev/null)"
+            else COMPREPLY=($(compgen -f -- "$cur")); return; fi ;;
           context) words="list use show $(connectstatus __complete contexts 2>/dev/null)" ;;
           help) words="$(connectstatus __complete commands 2>/dev/null)" ;;
         esac

@@ -11,7 +11,8 @@ end
 -- Variables that could leak in from the caller's shell and change what the CLI does.
 local CLEAN = { "CONFLUENT_CLOUD_API_KEY", "CONFLUENT_CLOUD_API_SECRET", "CONFLUENT_CLOUD_TOKEN",
   "CONFLUENT_ENVIRONMENT_ID", "CONFLUENT_KAFKA_CLUSTER_ID", "CONNECTSTATUS_BASE_URL", "FELDERA_HOST",
-  "FELDERA_API_KEY", "FELDERA_TENANT", "TERM", "NO_COLOR", "CONNECTSTATUS_CONTEXT", "XDG_CONFIG_HOME" }
+  "FELDERA_API_KEY", "FELDERA_TENANT", "TERM", "NO_COLOR", "CONNECTSTATUS_CONTEXT", "XDG_CONFIG_HOME",
+  "CONNECT_URL", "CONNECT_USER", "CONNECT_PASSWORD" }
 
 local function env_prefix(env)
   local parts = { helpers.env_cmd(), "env" }
@@ -40,15 +41,27 @@ end
 
 -- `connectstatus ARGS` on a pseudo-terminal (util-linux script), TERM=xterm unless env says;
 -- limit bounds it in seconds (SIGINT, then SIGKILL); prelude is shell run first in the same
--- terminal (e.g. a background job). -> exit code, everything it wrote (CR LF).
-function M.run_pty(args, env, limit, prelude)
+-- terminal (e.g. a background job); input is typed into the terminal (else it gets none).
+-- -> exit code, everything it wrote (CR LF).
+function M.run_pty(args, env, limit, prelude, input)
   local e = {}
   for k, v in pairs(env or {}) do e[k] = v end
   if e.TERM == nil then e.TERM = "xterm" end
   local inner = M.command(args, e, "timeout -s INT -k 2 " .. (limit or 10))
   if prelude then inner = prelude .. " " .. inner end
-  local out, code = helpers.shell("script -qec " .. M.quote(inner) .. " /dev/null </dev/null")
+  local feed = input and "printf %s " .. M.quote(input) .. " | " or ""
+  local out, code = helpers.shell(feed .. "script -qec " .. M.quote(inner) .. " /dev/null" ..
+    (input and "" or " </dev/null"))
   return code, out
+end
+
+-- What bash's completion offers for a command line (one word a line), the CLI under test
+-- answering its __complete questions with env.
+function M.complete_bash(line, env)
+  local script = ("source completions/connectstatus.bash; connectstatus() { %s \"$@\"; }; " ..
+    "COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _connectstatus; printf '%%s\\n' \"${COMPREPLY[@]}\"")
+    :format(M.command("", env), line)
+  return (helpers.shell("bash -c " .. M.quote(script)))
 end
 
 -- A copy of base with the changes (false removes a variable).

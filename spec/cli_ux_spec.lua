@@ -9,11 +9,7 @@ local cli_run = require "cli_run"
 local run, run_pty, with, quote = cli_run.run, cli_run.run_pty, cli_run.with, cli_run.quote
 local PREFIX = "/connect/v1/environments/env-demo/clusters/lkc-demo/connectors"
 
-local function write_file(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write_file = helpers.write_file
 
 describe("connectstatus CLI conventions", function()
   local fake, env
@@ -528,14 +524,11 @@ describe("connectstatus CLI conventions", function()
 
   describe("completion and man page", function()
     local function complete(line)
-      local script = ("source completions/connectstatus.bash; connectstatus() { %s \"$@\"; }; " ..
-        "COMP_WORDS=(%s); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _connectstatus; printf '%%s\\n' \"${COMPREPLY[@]}\"")
-        :format(cli_run.command("", env), line)
-      return (helpers.shell("bash -c " .. quote(script)))
+      return cli_run.complete_bash(line, env)
     end
 
     it("bash completes commands, flags, formats and states", function()
-      assert.equal("wait\nwait-offsets\nwait-input\n", complete("connectstatus wai"))
+      assert.equal("wait\nwait-offsets\nwait-input\nwait-completion\n", complete("connectstatus wai"))
       assert.equal("--state\n", complete("connectstatus wait x --sta"))
       assert.equal("json\njsonl\n", complete("connectstatus -o js"))
       assert.equal("PAUSED\nPROVISIONING\n", complete("connectstatus wait x --state P"))

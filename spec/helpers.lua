@@ -31,6 +31,12 @@ function M.read_file(path)
   return text
 end
 
+function M.write_file(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
 function M.fixture(name)
   return M.read_file("spec/fixtures/" .. name)
 end

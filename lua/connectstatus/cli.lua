@@ -9,27 +9,45 @@ local status = require "connectstatus.status"
 local output = require "connectstatus.cli.output"
 local contexts = require "connectstatus.cli.context"
 local health = require "connectstatus.health"
+local errors = require "connectstatus.errors"
 
 local M = {}
+
+-- Reads of several names at once (cs.map's parallel).
+local PARALLEL = 8
 
 local EXIT = { ok = 0, failed = 1, usage = 2, timeout = 3, error = 4, interrupted = 130 }
 
 M.HELP = [=[
 Usage: connectstatus [FLAGS] COMMAND [ARGS] [FLAGS]
 
-Read and wait on the status of Confluent Cloud connectors and Feldera input connectors.
+Read, change and wait on Confluent Cloud and Kafka Connect connectors and Feldera pipelines.
 
-Commands:
+Commands (several NAMEs are read at once):
   status NAME...                       connector state, worker and tasks
   tasks NAME...                        the connectors' tasks
   list [--names] [--expand LIST]       NAME TYPE STATE TASKS of every connector
   check NAME...                        the health of these connectors (exit status as health's)
   health                               the health of every connector, unhealthy ones listed
-  offsets-status NAME...               the last alter-offsets request and its phase
+  offsets NAME...                      the connectors' current offsets
+  offsets-status NAME...               the last alter-offsets request and its phase (Confluent)
   feldera-stats PIPELINE TABLE CONN    a Feldera input connector's stats
+  feldera-output-stats PIPE VIEW CONN  a Feldera output connector's stats
+  pipeline-stats PIPELINE              a Feldera pipeline's health, metrics and endpoints
   wait NAME... [--state RUNNING]       wait until the connectors and their tasks reach a state
   wait-offsets NAME [--phase APPLIED]  wait until the offsets request reaches a phase
   wait-input PIPELINE TABLE CONN       wait until a Feldera connector has consumed all its input
+  wait-completion PIPELINE TABLE CONN  wait until Feldera has processed what the connector took in
+Actions (--wait: then wait for the outcome; --dry-run: print the request, send nothing):
+  pause NAME, resume NAME              pause or resume a connector
+  restart NAME [--failed-only] [--include-tasks]
+                                       restart a Kafka Connect connector (and its tasks)
+  stop NAME                            stop a Kafka Connect connector
+  alter-offsets NAME FILE|-            send offsets (JSON in the API's format)
+  reset-offsets NAME [--yes]           reset every offset (asks first; --yes in a pipe)
+  pause-input, start-input PIPELINE TABLE CONN
+                                       pause or start a Feldera input connector
+Other:
   context list|use NAME|show [NAME]    the named contexts of the config file
   fake [--port N] [--scenario S]       run the bundled fake API until Ctrl-C
   help [COMMAND]                       this text, or a command's
@@ -45,6 +63,9 @@ Confluent Cloud:
   --api-secret SECRET     Cloud API secret [$CONFLUENT_CLOUD_API_SECRET]; prefer the variable:
                           other users can read command lines in the process list
   --token TOKEN           Bearer token instead of key and secret [$CONFLUENT_CLOUD_TOKEN]
+Kafka Connect (when given, the connector commands talk to this worker instead):
+  --connect-url URL       the worker's REST URL [$CONNECT_URL]
+  --connect-user USER     Basic auth user [$CONNECT_USER]; the password only from $CONNECT_PASSWORD
 Feldera:
   --feldera-host URL      pipeline manager URL [$FELDERA_HOST]
   --feldera-api-key KEY   API key [$FELDERA_API_KEY]; prefer the variable
@@ -59,8 +80,8 @@ Output and timing:
   --json                  the same as -o json: one document on stdout, sorted keys, exact
                           integers, {"error": {...}} on failure
   -q, --quiet             print nothing but usage errors: the exit status tells
-  --timeout S             waits: give up after S seconds (300); reads: HTTP time limit (30)
-  --interval S            waits: seconds between polls, with jitter (5)
+  --timeout S             waits and --wait: give up after S seconds (300); else HTTP time limit (30)
+  --interval S            waits and --wait: seconds between polls, with jitter (5)
   --heartbeat S           waits in a pipe: repeat an unchanged progress line every S seconds (30)
   --progress, --no-progress
                           waits: force the live progress line on or off (default: live on a
@@ -68,8 +89,8 @@ Output and timing:
   -h, --help              help for the tool, or for a command after its name
   --version               the version and the Lua it runs on
 
-Exit status: 0 done; 1 a failed state or phase (health, check: a failed or degraded connector);
-2 usage error; 3 a wait timed out; 4 API, transport or output error.
+Exit status: 0 done; 1 a failed state or phase (health, check: a failed or degraded connector;
+reset-offsets: not confirmed); 2 usage error; 3 a wait timed out; 4 API, transport or output error.
 ]=]
 
 -- ---- settings: flag, variable and context key of each ----
@@ -84,6 +105,9 @@ local SETTINGS = {
   feldera_host = { flag = "feldera-host", env = "FELDERA_HOST" },
   feldera_api_key = { flag = "feldera-api-key", env = "FELDERA_API_KEY" },
   tenant = { flag = "tenant", env = "FELDERA_TENANT" },
+  connect_url = { flag = "connect-url", env = "CONNECT_URL" },
+  connect_user = { flag = "connect-user", env = "CONNECT_USER" },
+  connect_password = { env = "CONNECT_PASSWORD" },
   proxy = { flag = "proxy" },
   cacert = { flag = "cacert" },
 }
@@ -99,7 +123,8 @@ local OPTION_WORDS = {
 local COMMON = {
   context = true, ["base-url"] = true, environment = true, cluster = true, ["api-key"] = true,
   ["api-secret"] = true, token = true, ["feldera-host"] = true, ["feldera-api-key"] = true, tenant = true,
-  proxy = true, cacert = true, ["allow-insecure-http"] = false, output = true, json = false, quiet = false,
+  ["connect-url"] = true, ["connect-user"] = true, proxy = true, cacert = true, ["allow-insecure-http"] = false,
+  output = true, json = false, quiet = false,
   timeout = true, interval = true, heartbeat = true, progress = false, ["no-progress"] = false, help = false,
   version = false,
 }
@@ -110,8 +135,9 @@ local FORMATS = { table = true, json = true, jsonl = true, prometheus = true }
 -- ---- commands (the table each command is one entry of; filled below) ----
 
 local COMMANDS = {}
-local ORDER = { "status", "tasks", "list", "check", "health", "offsets-status", "feldera-stats", "wait",
-  "wait-offsets", "wait-input", "context", "fake", "help" }
+local ORDER = { "status", "tasks", "list", "check", "health", "offsets", "offsets-status", "feldera-stats",
+  "feldera-output-stats", "pipeline-stats", "wait", "wait-offsets", "wait-input", "wait-completion", "pause", "resume",
+  "restart", "stop", "alter-offsets", "reset-offsets", "pause-input", "start-input", "context", "fake", "help" }
 
 -- Every flag name any command takes, with whether it takes a value: flags may come before the
 -- command, so a value is recognised before the command is known.
@@ -276,8 +302,12 @@ local function settings(flags)
   end
 end
 
-local function in_cli_words(message)
+-- words: names that differ for this client (Kafka Connect's base_url is --connect-url).
+local function in_cli_words(message, words)
   message = tostring(message):gsub("^[^:]*:%d+: ", "")
+  for option, flag in pairs(words or {}) do
+    message = message:gsub("'" .. option .. "'", flag):gsub("%f[%w_]" .. option .. "%f[^%w_]", flag)
+  end
   for option, flag in pairs(OPTION_WORDS) do
     message = message:gsub("'" .. option .. "'", flag):gsub("%f[%w_]" .. option .. "%f[^%w_]", flag)
   end
@@ -285,9 +315,9 @@ local function in_cli_words(message)
 end
 
 -- Constructor errors are usage errors (missing or malformed settings), in the CLI's words.
-local function construct(make, opts)
+local function construct(make, opts, words)
   local ok, client = pcall(make, opts)
-  if not ok then raise_usage(in_cli_words(client)) end
+  if not ok then raise_usage(in_cli_words(client, words)) end
   return client
 end
 
@@ -296,14 +326,15 @@ local function require_setting(value, what)
   return value
 end
 
-local function connection(get, flags, http_timeout)
+-- driver: the --dry-run recorder, or nil to send.
+local function connection(get, flags, http_timeout, driver)
   return {
     timeout = http_timeout, allow_insecure_http = flags["allow-insecure-http"] == true,
-    proxy = get("proxy"), cafile = get("cacert"),
+    proxy = get("proxy"), cafile = get("cacert"), driver = driver, retry = driver and { attempts = 1 } or nil,
   }
 end
 
-local function confluent_client(flags, http_timeout)
+local function confluent_client(flags, http_timeout, driver)
   local get = settings(flags)
   local key, secret, token = get("api_key"), get("api_secret"), get("token")
   -- A flag names the credential meant for this run, even when the environment holds the other kind.
@@ -312,7 +343,7 @@ local function confluent_client(flags, http_timeout)
     raise_usage("missing credentials: set CONFLUENT_CLOUD_API_KEY and CONFLUENT_CLOUD_API_SECRET " ..
       "(or CONFLUENT_CLOUD_TOKEN), or use a context")
   end
-  local opts = connection(get, flags, http_timeout)
+  local opts = connection(get, flags, http_timeout, driver)
   opts.api_key, opts.api_secret, opts.token = key, secret, token
   opts.environment = require_setting(get("environment"), "environment: --environment, CONFLUENT_ENVIRONMENT_ID " ..
     "or a context's environment")
@@ -322,13 +353,56 @@ local function confluent_client(flags, http_timeout)
   return construct(cs.confluent, opts)
 end
 
-local function feldera_client(flags, http_timeout)
+local function feldera_client(flags, http_timeout, driver)
   local get = settings(flags)
-  local opts = connection(get, flags, http_timeout)
+  local opts = connection(get, flags, http_timeout, driver)
   opts.base_url = require_setting(get("feldera_host"), "Feldera host: --feldera-host, FELDERA_HOST or a " ..
     "context's feldera_host")
   opts.api_key, opts.tenant = get("feldera_api_key"), get("tenant")
   return construct(cs.feldera, opts)
+end
+
+-- A Kafka Connect worker, when --connect-url, $CONNECT_URL or a context's connect_url says which.
+local function connect_client(flags, http_timeout, driver)
+  local get = settings(flags)
+  local opts = connection(get, flags, http_timeout, driver)
+  opts.base_url = require_setting(get("connect_url"), "Kafka Connect URL: --connect-url, CONNECT_URL or a " ..
+    "context's connect_url")
+  local user, password = get("connect_user"), get("connect_password")
+  if user and not password then
+    raise_usage("--connect-user needs a password: set CONNECT_PASSWORD (or a context's connect_password_env or " ..
+      "connect_password_command)")
+  end
+  if password and not user then raise_usage("CONNECT_PASSWORD needs a user: --connect-user or CONNECT_USER") end
+  opts.username, opts.password = user, password
+  local client = construct(cs.kafka_connect, opts, { base_url = "--connect-url", username = "--connect-user",
+    password = "CONNECT_PASSWORD" })
+  -- A dry run sends nothing, not even the version question: an unreadable version counts as the newest.
+  if driver then client:remember {} end
+  return client
+end
+
+-- Whether the connector commands go to Kafka Connect. A context named by --context (or
+-- $CONNECTSTATUS_CONTEXT) decides by itself, so that an exported CONNECT_URL cannot send a
+-- runbook's `--context prod pause ...` to another system.
+local function uses_connect(flags)
+  if flags["connect-url"] then return true end
+  local explicit = flags.context or os.getenv("CONNECTSTATUS_CONTEXT")
+  if explicit and explicit ~= "" then
+    local named = contexts.get(contexts.load(), explicit, " (--context or $CONNECTSTATUS_CONTEXT)")
+    return contexts.value(named, "connect_url", explicit) ~= nil
+  end
+  return settings(flags)("connect_url") ~= nil
+end
+
+-- Records a request instead of sending it, for --dry-run.
+local function dry_driver()
+  local d = { sent = {} }
+  function d.request(_, req)
+    d.sent[#d.sent + 1] = req
+    return nil, "cancelled", "dry run: not sent"
+  end
+  return d
 end
 
 -- ---- results and errors ----
@@ -600,12 +674,16 @@ local function check_name(name, what)
   return name
 end
 
--- Runs read(name) for each name in turn -> list of { name, value, err }.
+-- Runs read(name) for each name, in parallel (cs.map) -> list of { name, value, err } in the
+-- order of the names. The names are checked first, so that a bad one sends nothing.
 local function each_name(ctx, read)
+  for _, name in ipairs(ctx.args) do check_name(name, "a connector name") end
+  local values, errs = cs.map(ctx.args, read, { parallel = PARALLEL })
   local results = {}
   for i, name in ipairs(ctx.args) do
-    local value, err = read(check_name(name, "a connector name"))
-    results[i] = { name = name, value = value, err = err }
+    local err = errs[i]
+    if values[i] == nil and not errors.is_error(err) then error(err, 0) end -- a raise in a read stays a raise
+    results[i] = { name = name, value = values[i], err = values[i] == nil and err or nil }
   end
   return results
 end
@@ -637,9 +715,20 @@ local function show_each(ctx, results, show, waiting)
   return code
 end
 
-local function reads(method, show)
+-- A command that one of the connector APIs lacks is a usage error, before anything is sent.
+local function needs_api(ctx, api)
+  if ctx.api() == api then return end
+  if api == "confluent" then
+    raise_usage(ctx.command .. " is for Confluent Cloud, and --connect-url or CONNECT_URL chose Kafka Connect",
+      ctx.command)
+  end
+  raise_usage(ctx.command .. " is for Kafka Connect: give --connect-url URL or set CONNECT_URL", ctx.command)
+end
+
+local function reads(method, show, api)
   return function(ctx)
-    local client = ctx.confluent()
+    if api then needs_api(ctx, api) end
+    local client = ctx.connectors()
     return show_each(ctx, each_name(ctx, function(name) return client[method](client, name) end), show)
   end
 end
@@ -740,6 +829,7 @@ end
 
 -- ---- waits ----
 
+-- A wait's options and its progress line's finish (also ctx.finish, for a single wait).
 local function wait_opts(ctx, describe, timeout)
   local reporter = progress(ctx, describe)
   ctx.finish = reporter.finish
@@ -747,7 +837,7 @@ local function wait_opts(ctx, describe, timeout)
     timeout = timeout, interval = seconds(ctx.flags, "interval", 5, true),
     on_poll = reporter.on_poll, allow_missing = ctx.flags["allow-missing"] == true,
     force = ctx.flags["force-state"] == true,
-  }
+  }, reporter.finish
 end
 
 local function canonical_list(ctx, flag, kind, default)
@@ -766,7 +856,7 @@ end
 COMMANDS.status = { args = { "NAME" }, many = true, run = reads("status", show_status), help = [=[
 Usage: connectstatus status NAME... [-o table|json|jsonl]
 The connector's state, worker and trace, and each task's state and informative message.
-With several names, each is read in turn; -o json gives an object by name, jsonl one line each.
+With several names, they are read at once; -o json gives an object by name, jsonl one line each.
 Exit 0; 4 on an API error (a missing connector is an API error: not_found).
 ]=] }
 
@@ -778,7 +868,8 @@ The connector's tasks (id and number of config keys; -o json shows the config).
 COMMANDS.list = { args = {}, flags = { expand = true, names = false, watch = true }, help = [=[
 Usage: connectstatus list [--names | --expand id,info,status] [--watch S] [-o table|json|jsonl]
 Without flags, one row per connector: NAME TYPE STATE TASKS (running/all). --names prints the
-names only; --expand (repeatable or comma-separated) a row with the expansions instead.
+names only; --expand (repeatable or comma-separated) a row with the expansions instead (Kafka
+Connect has info and status).
   --watch S           redraw every S seconds until Ctrl-C; on a terminal the screen is redrawn and
                       changed cells are highlighted, in a pipe each table is printed in turn
 ]=] }
@@ -810,7 +901,8 @@ _connector_health, _connector_state, _task_state).
 Exit 0 when nothing is failed or degraded (pending is fine), 1 otherwise, 4 on an API error.
 ]=] }
 
-COMMANDS["offsets-status"] = { args = { "NAME" }, many = true, run = reads("offset_request_status", show_offsets),
+COMMANDS["offsets-status"] = { args = { "NAME" }, many = true,
+  run = reads("offset_request_status", show_offsets, "confluent"),
   help = [=[
 Usage: connectstatus offsets-status NAME... [-o table|json|jsonl]
 The last alter-offsets request of the connector: type, phase, requested_at, applied_at, message.
@@ -827,7 +919,7 @@ COMMANDS.wait = { args = { "NAME" }, many = true, wait = true,
 Usage: connectstatus wait NAME... [--state RUNNING[,STATE...]] [--timeout S] [--interval S]
                                   [--failed-grace S] [--allow-missing] [--no-tasks]
 Waits until the connector is in one of the states and so is every task (RUNNING also needs at
-least one task); several names are waited for in turn, within one --timeout. A FAILED connector
+least one task); several names are waited for at once, within one --timeout. A FAILED connector
 or task ends the wait at once with its trace (exit 1) unless it recovers within --failed-grace
 seconds; DELETED fails too. Other states keep waiting, and so do 429s, 5xx and network errors;
 401, 403 and 400 end it (exit 4).
@@ -862,6 +954,119 @@ A fatal_error ends it (exit 1); 503 (pipeline not deployed yet) keeps waiting.
 Exit 0 done, 1 failed, 3 timed out, 4 API error.
 ]=] }
 
+-- Flags of the actions: --wait (act, then wait; the wait flags apply) and --dry-run.
+local ACT = { wait = false, ["dry-run"] = false }
+
+local function with_act(flags)
+  local all = {}
+  for k, v in pairs(ACT) do all[k] = v end
+  for k, v in pairs(flags or {}) do all[k] = v end
+  return all
+end
+
+COMMANDS.offsets = { args = { "NAME" }, many = true, help = [=[
+Usage: connectstatus offsets NAME... [-o table|json|jsonl]
+The connector's current offsets (Confluent Cloud, or Kafka Connect 3.5+): one row per partition.
+-o json prints {"offsets": [...]} as the API sends it, the format alter-offsets reads back.
+]=] }
+
+COMMANDS["feldera-output-stats"] = { args = { "PIPELINE", "VIEW", "CONNECTOR" }, help = [=[
+Usage: connectstatus feldera-output-stats PIPELINE VIEW CONNECTOR [-o table|json]
+A Feldera output connector's metrics (transmitted and queued records...) and any fatal error.
+]=] }
+
+COMMANDS["pipeline-stats"] = { args = { "PIPELINE" }, help = [=[
+Usage: connectstatus pipeline-stats PIPELINE [-o table|json]
+A Feldera pipeline's health (as health rates it), global metrics and every input and output
+endpoint, from one request.
+]=] }
+
+COMMANDS["wait-completion"] = { args = { "PIPELINE", "TABLE", "CONNECTOR" }, wait = true, help = [=[
+Usage: connectstatus wait-completion PIPELINE TABLE CONNECTOR [--timeout S] [--interval S]
+Takes a completion token for the Feldera input connector's current position, then waits until
+the pipeline has processed everything the connector had ingested by then. An unknown token or
+another 4xx ends the wait at once (exit 4).
+Exit 0 complete, 3 timed out, 4 API error.
+]=] }
+
+COMMANDS.pause = { args = { "NAME" }, flags = with_act(), help = [=[
+Usage: connectstatus pause NAME [--wait [--timeout S] [--interval S]] [--dry-run] [-o table|json]
+Pauses the connector (PUT .../pause; asynchronous on the server). With --wait, then waits until
+the connector and every task are PAUSED and prints that status.
+  --wait              act, then wait for the outcome within one --timeout (300)
+  --dry-run           print the request (method, URL, body) and send nothing
+Exit 0 done, 1 a FAILED state during the wait, 3 timed out, 4 API error.
+]=] }
+
+COMMANDS.resume = { args = { "NAME" }, flags = with_act(), help = [=[
+Usage: connectstatus resume NAME [--wait [--timeout S] [--interval S]] [--dry-run] [-o table|json]
+Resumes the connector (PUT .../resume); --wait waits until it and every task are RUNNING.
+  --wait              act, then wait for the outcome within one --timeout (300)
+  --dry-run           print the request (method, URL, body) and send nothing
+Exit 0 done, 1 a FAILED state during the wait, 3 timed out, 4 API error.
+]=] }
+
+COMMANDS.restart = { args = { "NAME" }, flags = with_act { ["failed-only"] = false, ["include-tasks"] = false,
+  ["failed-grace"] = true }, help = [=[
+Usage: connectstatus restart NAME [--failed-only] [--include-tasks] [--wait] [--dry-run]
+Kafka Connect only: restarts the connector (POST .../restart). --failed-only restarts only the
+failed instances, the failed tasks included; --include-tasks restarts the tasks too. With
+--wait, then waits until the connector and every task are RUNNING (a task that fails again: exit 1).
+  --failed-only       onlyFailed=true (and includeTasks=true)
+  --include-tasks     includeTasks=true
+  --failed-grace S    with --wait: tolerate a FAILED that recovers within S seconds (the worker's
+                      status can lag its restart answer)
+  --wait              act, then wait for the outcome within one --timeout (300)
+  --dry-run           print the request (method, URL, body) and send nothing
+Exit 0 done, 1 failed again, 3 timed out, 4 API error (a worker older than 3.0 with a flag:
+unsupported, nothing sent).
+]=] }
+
+COMMANDS.stop = { args = { "NAME" }, flags = with_act(), help = [=[
+Usage: connectstatus stop NAME [--wait] [--dry-run] [-o table|json]
+Kafka Connect 3.5+ only: stops the connector (PUT .../stop), which its offsets changes need.
+--wait waits until it is STOPPED.
+Exit 0 done, 3 timed out, 4 API error.
+]=] }
+
+COMMANDS["alter-offsets"] = { args = { "NAME", "FILE|-" }, flags = with_act(), help = [=[
+Usage: connectstatus alter-offsets NAME FILE|- [--wait] [--dry-run] [-o table|json]
+Sends the offsets in FILE (- for stdin): JSON in the API's format, {"offsets": [{"partition":
+{...}, "offset": {...}}, ...]}, as `connectstatus offsets NAME --json` prints them. Confluent
+Cloud accepts the request (type PATCH) and applies it later: --wait waits until that request is
+APPLIED (FAILED: exit 1). Kafka Connect (3.6+, connector STOPPED) applies it at once: --wait
+reads the offsets back. A malformed file is a usage error, before anything is sent.
+  --wait              act, then wait for the outcome within one --timeout (300)
+  --dry-run           print the request (method, URL, body) and send nothing
+Exit 0 done, 1 the request FAILED, 3 timed out, 4 API error.
+]=] }
+
+COMMANDS["reset-offsets"] = { args = { "NAME" }, flags = with_act { yes = false }, help = [=[
+Usage: connectstatus reset-offsets NAME [--yes] [--wait] [--dry-run] [-o table|json]
+Resets every offset of the connector (Confluent Cloud: an offsets request of type DELETE;
+Kafka Connect 3.6+: DELETE .../offsets, connector STOPPED). It asks on a terminal first; anywhere
+else it needs --yes, and without it exits 2 having sent nothing.
+  --yes               do not ask
+  --wait              act, then wait for the outcome within one --timeout (300)
+  --dry-run           print the request (method, URL, body) and send nothing
+Exit 0 done, 1 the request FAILED or the answer was not yes, 2 no --yes in a pipe, 3 timed
+out, 4 API error.
+]=] }
+
+COMMANDS["pause-input"] = { args = { "PIPELINE", "TABLE", "CONNECTOR" }, flags = { ["dry-run"] = false },
+  help = [=[
+Usage: connectstatus pause-input PIPELINE TABLE CONNECTOR [--dry-run] [-o table|json]
+Pauses a Feldera input connector (POST .../pause); done once Feldera has processed it.
+  --dry-run           print the request (method, URL, body) and send nothing
+]=] }
+
+COMMANDS["start-input"] = { args = { "PIPELINE", "TABLE", "CONNECTOR" }, flags = { ["dry-run"] = false },
+  help = [=[
+Usage: connectstatus start-input PIPELINE TABLE CONNECTOR [--dry-run] [-o table|json]
+Starts (resumes) a Feldera input connector (POST .../start); done once Feldera has processed it.
+  --dry-run           print the request (method, URL, body) and send nothing
+]=] }
+
 COMMANDS.context = { args = { "ACTION" }, min = 0, max = 2, flags = { names = false }, help = [=[
 Usage: connectstatus context list | use NAME | show [NAME]
 Contexts are named sets of settings in $XDG_CONFIG_HOME/connectstatus/config (default
@@ -888,8 +1093,9 @@ never stored: NAME_env names the variable that holds one, NAME_command a command
 
 COMMANDS.fake = { args = {}, flags = { port = true, scenario = true }, help = [=[
 Usage: connectstatus fake [--port N] [--scenario demo|empty]
-Runs the bundled fake Confluent Cloud and Feldera API on 127.0.0.1 until Ctrl-C. It prints the
-export lines that point the CLI at it, then serves:
+Runs the bundled fake Confluent Cloud, Kafka Connect and Feldera API on 127.0.0.1 until Ctrl-C.
+It prints the export lines that point the CLI at it (add CONNECT_URL=$CONNECTSTATUS_BASE_URL for
+its Kafka Connect worker), then serves:
   connectstatus fake --port 8099 > /tmp/fake.env &  sleep 1;  . /tmp/fake.env
   --port N            listen on port N (default: a free one)
   --scenario NAME     demo (the demo connectors, default) or empty
@@ -909,14 +1115,17 @@ end
 
 function RUN.list(ctx)
   local expand = list_flag(ctx.flags.expand)
+  local connect = ctx.api() == "kafka-connect"
   for _, e in ipairs(expand) do
-    if e ~= "id" and e ~= "info" and e ~= "status" then raise_usage("--expand takes id, info and status, got " .. e,
-      "list") end
+    if e ~= "info" and e ~= "status" and (connect or e ~= "id") then
+      raise_usage((connect and "--expand takes info and status on Kafka Connect, got " or
+        "--expand takes id, info and status, got ") .. e, "list")
+    end
   end
   if ctx.flags.names and #expand > 0 then raise_usage("--names and --expand do not go together", "list") end
   ctx.names = ctx.flags.names == true
   ctx.expand = #expand > 0 and expand or nil
-  local client = ctx.confluent()
+  local client = ctx.connectors()
   local query
   if not ctx.names then query = { expand = ctx.expand or { "status" } } end
   if ctx.flags.watch then return M.watch(ctx, client, query) end
@@ -936,13 +1145,13 @@ end
 function RUN.health(ctx)
   health_opts(ctx) -- usage errors before any request
   min_connectors(ctx)
-  local result, err = ctx.confluent():list { expand = { "status" } }
+  local result, err = ctx.connectors():list { expand = { "status" } }
   return show_fleet(ctx, result, err)
 end
 
 function RUN.check(ctx)
   health_opts(ctx)
-  local client = ctx.confluent()
+  local client = ctx.connectors()
   local list, failed, code = {}, {}, EXIT.ok
   for _, r in ipairs(each_name(ctx, function(name) return client:status(name) end)) do
     if r.err then
@@ -962,14 +1171,16 @@ end
 
 function RUN.wait(ctx)
   local states = canonical_list(ctx, "state", "state", "RUNNING")
-  local client = ctx.confluent()
-  local started = core.monotonic()
+  local grace = seconds(ctx.flags, "failed-grace", 0)
+  wait_opts(ctx, describe_status, ctx.wait_timeout) -- usage errors before any request
+  local client = ctx.connectors()
+  -- The names are waited for at once, each with the whole --timeout.
   local results = each_name(ctx, function(name)
-    local opts = wait_opts(ctx, describe_status, math.max(0, ctx.wait_timeout - (core.monotonic() - started)))
-    opts.failed_grace = seconds(ctx.flags, "failed-grace", 0)
+    local opts, finish = wait_opts(ctx, describe_status, ctx.wait_timeout)
+    opts.failed_grace = grace
     opts.tasks = not ctx.flags["no-tasks"]
     local value, err = client:wait_for_state(name, states, opts)
-    ctx.finish()
+    finish()
     return value, err
   end)
   return show_each(ctx, results, show_status, true)
@@ -987,6 +1198,7 @@ RUN["wait-offsets"] = function(ctx)
     end
     opts.since = since
   end
+  needs_api(ctx, "confluent")
   local value, err = ctx.confluent():wait_for_offset_phase(check_name(ctx.args[1], "a connector name"), phase[1], opts)
   ctx.finish()
   return show_one(ctx, value, err, show_offsets, true)
@@ -997,6 +1209,268 @@ RUN["wait-input"] = function(ctx)
   local value, err = ctx.feldera():wait_for_end_of_input(ctx.args[1], ctx.args[2], ctx.args[3], opts)
   ctx.finish()
   return show_one(ctx, value, err, show_stats, true)
+end
+
+-- ---- actions: pause, resume, restart, stop, offsets changes, Feldera input control ----
+
+local function pairs_text(t)
+  if type(t) ~= "table" then return output.cell(t) end
+  local parts = {}
+  for _, k in ipairs(sorted_keys(t)) do parts[#parts + 1] = output.cell(k) .. "=" .. output.cell(t[k]) end
+  return table.concat(parts, " ")
+end
+
+-- GET .../offsets (both APIs): { offsets = [ { partition = {...}, offset = {...} } ], metadata = ... }.
+local function show_current_offsets(ctx, doc)
+  local rows = {}
+  local list = field(doc, "offsets")
+  for _, o in ipairs(type(list) == "table" and list or {}) do
+    rows[#rows + 1] = { pairs_text(field(o, "partition")), pairs_text(field(o, "offset")) }
+  end
+  output.table(ctx.out, { "PARTITION", "OFFSET" }, rows)
+  local observed = field(field(doc, "metadata"), "observed_at")
+  if observed then ctx.out:write("\nobserved_at: ", output.cell(observed), "\n") end
+end
+
+local function show_fields(ctx, value)
+  local rows = {}
+  for _, k in ipairs(sorted_keys(type(value) == "table" and value or {})) do
+    if type(value[k]) ~= "table" then rows[#rows + 1] = { k, value[k] } end
+  end
+  output.table(ctx.out, { "FIELD", "VALUE" }, rows)
+end
+
+-- What an action answered, or what its wait returned: true (an empty 2xx), a connector status
+-- (a restart's 202, a state wait), an offsets request's status, the offsets, or other fields.
+local function show_answer(ctx, value)
+  if value == true then
+    ctx.out:write(ctx.command, " ", output.clean(table.concat(ctx.args, "/")), ": done\n")
+  elseif type(field(value, "connector")) == "table" then
+    show_status(ctx, value)
+  elseif field(value, "request") then
+    show_offsets(ctx, value)
+  elseif field(value, "offsets") and not field(value, "requested_at") then
+    show_current_offsets(ctx, value)
+  else
+    show_fields(ctx, value)
+  end
+end
+
+-- --dry-run: the request the action would have sent (the client's base URL and the path, the
+-- method, the JSON body), never its headers.
+local function show_dry_run(ctx, client_url)
+  local req = ctx.dry.sent[1]
+  if not req then
+    ctx.err:write("connectstatus: nothing would be sent\n")
+    return EXIT.error
+  end
+  local doc = { method = req.method, url = client_url .. req.path, body = req.body and core.json_decode(req.body) }
+  if ctx.format == "json" or ctx.format == "jsonl" then
+    doc.dry_run = true
+    output.json(ctx.out, doc, ctx.err)
+  else
+    ctx.out:write(req.method, " ", output.clean(doc.url), "\n")
+    if req.body then ctx.out:write(output.clean(req.body, true), "\n") end
+  end
+  ctx.err:write("dry run: nothing sent\n")
+  return EXIT.ok
+end
+
+local function base_url(client)
+  return client.base_url or client.transport.base_url
+end
+
+-- The action's options: with --wait, the wait's (with the progress line); else nil.
+local function action_opts(ctx, describe, extra)
+  local opts
+  if ctx.flags.wait and not ctx.dry then
+    opts = wait_opts(ctx, describe, ctx.wait_timeout)
+    opts.allow_missing = nil
+    opts.wait = true
+    if ctx.flags["failed-grace"] then opts.failed_grace = seconds(ctx.flags, "failed-grace", 0) end
+  end
+  for k, v in pairs(extra or {}) do
+    opts = opts or {}
+    opts[k] = v
+  end
+  return opts
+end
+
+-- Runs act(client, opts) -> value, err; library argument errors (an offsets list of the wrong
+-- shape) are usage errors, raised before anything is sent.
+local function run_action(ctx, client, act, describe, extra)
+  local opts = action_opts(ctx, describe, extra)
+  local ok, value, err = pcall(act, client, opts)
+  if not ok then
+    if type(value) == "table" or tostring(value):find("interrupted") then error(value, 0) end
+    raise_usage(in_cli_words(value), ctx.command)
+  end
+  local waited = opts ~= nil and opts.wait == true
+  if waited then ctx.finish() end
+  if ctx.dry then return show_dry_run(ctx, base_url(client)) end
+  if value == true and ctx.format ~= "table" then value = { ok = true } end
+  return show_one(ctx, value, err, show_answer, waited)
+end
+
+-- A connector action of both APIs (or of one: api) with the connector's name as its argument.
+local function connector_action(method, describe, api)
+  return function(ctx)
+    if api then needs_api(ctx, api) end
+    local name = check_name(ctx.args[1], "a connector name")
+    return run_action(ctx, ctx.connectors(), function(client, opts)
+      return client[method](client, name, opts)
+    end, describe)
+  end
+end
+
+RUN.pause = connector_action("pause", describe_status)
+RUN.resume = connector_action("resume", describe_status)
+RUN.stop = connector_action("stop", describe_status, "kafka-connect")
+
+function RUN.restart(ctx)
+  needs_api(ctx, "kafka-connect")
+  local name = check_name(ctx.args[1], "a connector name")
+  local extra = { only_failed = ctx.flags["failed-only"] or nil, include_tasks = ctx.flags["include-tasks"] or nil }
+  return run_action(ctx, ctx.connect(), function(client, opts)
+    return client:restart(name, opts)
+  end, describe_status, extra)
+end
+
+function RUN.offsets(ctx)
+  local client = ctx.connectors()
+  return show_each(ctx, each_name(ctx, function(name) return client:offsets(name) end), show_current_offsets)
+end
+
+local function read_source(source)
+  if source == "-" then return io.stdin:read("*a") end
+  local f, why = io.open(source, "r")
+  if not f then raise_usage("cannot read " .. source .. ": " .. tostring(why), "alter-offsets") end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+-- FILE holds the offsets as the APIs send and take them: { "offsets": [ ... ] } (what `offsets
+-- NAME --json` prints, so that it can be edited and sent back).
+local function offsets_file(source)
+  local text = read_source(source)
+  local ok, doc = pcall(core.json_decode, text or "")
+  if not ok or type(doc) ~= "table" or type(doc.offsets) ~= "table" then
+    raise_usage(("%s must hold a JSON object with an \"offsets\" list, as `connectstatus offsets NAME --json` " ..
+      "prints%s"):format(source == "-" and "stdin" or source, ok and "" or ": " .. in_cli_words(doc)), "alter-offsets")
+  end
+  if doc.type ~= nil and doc.type ~= "PATCH" then
+    raise_usage("alter-offsets sends type PATCH; the file says " .. output.cell(doc.type), "alter-offsets")
+  end
+  return doc.offsets
+end
+
+RUN["alter-offsets"] = function(ctx)
+  local name = check_name(ctx.args[1], "a connector name")
+  local offsets = offsets_file(ctx.args[2])
+  return run_action(ctx, ctx.connectors(), function(client, opts)
+    return client:alter_offsets(name, offsets, opts)
+  end, describe_offsets)
+end
+
+-- A destructive action goes ahead with --yes (or --dry-run, which sends nothing), or when the user
+-- answers y on a terminal; elsewhere, without --yes, it is a usage error.
+local function confirmed(ctx, question)
+  if ctx.flags.yes or ctx.dry then return true end
+  if not (output.is_terminal(0) and output.is_terminal(2)) then
+    raise_usage(ctx.command .. " changes the connector for good: give --yes to confirm (stdin is not a terminal)",
+      ctx.command)
+  end
+  io.stderr:write(question, " [y/N] ")
+  io.stderr:flush()
+  local answer = io.stdin:read("*l")
+  return answer ~= nil and (answer:lower():match("^%s*y") ~= nil)
+end
+
+RUN["reset-offsets"] = function(ctx)
+  local name = check_name(ctx.args[1], "a connector name")
+  local connect = ctx.api() == "kafka-connect"
+  local client = ctx.connectors()
+  if not confirmed(ctx, ("Reset every offset of connector %s on %s?"):format(output.clean(name),
+    output.clean(client:describe()))) then
+    ctx.err:write("connectstatus: not confirmed; nothing sent\n")
+    return EXIT.failed
+  end
+  return run_action(ctx, client, function(c, opts)
+    if connect then return c:reset_offsets(name, opts) end
+    return c:reset_offsets(name, nil, opts)
+  end, describe_offsets)
+end
+
+RUN["feldera-output-stats"] = function(ctx)
+  local value, err = ctx.feldera():output_stats(ctx.args[1], ctx.args[2], ctx.args[3])
+  return show_one(ctx, value, err, show_stats)
+end
+
+local function endpoint_rows(rows, side, list)
+  for _, ep in ipairs(type(list) == "table" and list or {}) do
+    local m = field(ep, "metrics")
+    rows[#rows + 1] = { field(ep, "endpoint_name"), side,
+      side == "input" and field(m, "total_records") or field(m, "transmitted_records"),
+      side == "input" and field(m, "buffered_records") or field(m, "queued_records"), field(ep, "paused"),
+      field(ep, "fatal_error") ~= nil and "yes" or "-" }
+  end
+end
+
+local function show_pipeline(ctx, st)
+  local verdict, reasons = cs.health(st)
+  ctx.out:write("health: ", verdict, "\n")
+  for _, r in ipairs(reasons or {}) do ctx.out:write("  ", output.clean(r), "\n") end
+  local g = field(st, "global_metrics")
+  local rows = {}
+  for _, k in ipairs(sorted_keys(type(g) == "table" and g or {})) do
+    if type(g[k]) ~= "table" then rows[#rows + 1] = { k, g[k] } end
+  end
+  ctx.out:write("\n")
+  output.table(ctx.out, { "METRIC", "VALUE" }, rows)
+  local endpoints = {}
+  endpoint_rows(endpoints, "input", field(st, "inputs"))
+  endpoint_rows(endpoints, "output", field(st, "outputs"))
+  ctx.out:write("\n")
+  output.table(ctx.out, { "ENDPOINT", "SIDE", "RECORDS", "BUFFERED", "PAUSED", "FATAL" }, endpoints,
+    { colour = ctx.colour })
+end
+
+RUN["pipeline-stats"] = function(ctx)
+  local value, err = ctx.feldera():pipeline_stats(ctx.args[1])
+  return show_one(ctx, value, err, show_pipeline)
+end
+
+local function input_action(method)
+  return function(ctx)
+    local a = ctx.args
+    return run_action(ctx, ctx.feldera(), function(client, opts)
+      return client[method](client, a[1], a[2], a[3], opts)
+    end)
+  end
+end
+
+RUN["pause-input"] = input_action("pause_connector")
+RUN["start-input"] = input_action("start_connector")
+
+local function describe_completion(answer)
+  return ("completion %s  step %s"):format(output.cell(field(answer, "status")), output.cell(field(answer, "step")))
+end
+
+-- The token's read counts against --timeout: the wait gets what is left.
+RUN["wait-completion"] = function(ctx)
+  local opts = wait_opts(ctx, describe_completion, ctx.wait_timeout)
+  opts.allow_missing = nil
+  local client = ctx.feldera()
+  local started = core.monotonic()
+  local token, err = client:completion_token(ctx.args[1], ctx.args[2], ctx.args[3])
+  local value
+  if token then
+    opts.timeout = math.max(0, ctx.wait_timeout - (core.monotonic() - started))
+    value, err = client:wait_for_completion(ctx.args[1], token, opts)
+  end
+  ctx.finish()
+  return show_one(ctx, value, err, show_fields, true)
 end
 
 function RUN.context(ctx)
@@ -1176,7 +1650,7 @@ local function complete(ctx)
     local ok, config = pcall(contexts.load)
     words = ok and config.order or {}
   elseif what == "connectors" then
-    local ok, client = pcall(ctx.confluent)
+    local ok, client = pcall(ctx.connectors)
     local names = ok and client:list() or nil
     words = type(names) == "table" and names or {}
   end
@@ -1216,12 +1690,21 @@ local function new_ctx(parsed, out, err)
     raise_usage("-o prometheus is for health and check", parsed.command)
   end
   ctx.colour = ctx.format == "table" and output.use_colour()
-  ctx.wait_timeout = spec.wait and seconds(parsed.flags, "timeout", 300) or nil
+  local waits = spec.wait or (parsed.flags.wait and not parsed.flags["dry-run"])
+  ctx.wait_timeout = waits and seconds(parsed.flags, "timeout", 300) or nil
   -- A wait bounds its HTTP transfers too (at least 1 s, at most the usual 30 s).
-  local http_timeout = spec.wait and math.min(30, math.max(ctx.wait_timeout, 1))
+  local http_timeout = waits and math.min(30, math.max(ctx.wait_timeout, 1))
     or seconds(parsed.flags, "timeout", nil, true)
-  ctx.confluent = function() return confluent_client(parsed.flags, http_timeout) end
-  ctx.feldera = function() return feldera_client(parsed.flags, http_timeout) end
+  ctx.dry = parsed.flags["dry-run"] and dry_driver() or nil
+  ctx.confluent = function() return confluent_client(parsed.flags, http_timeout, ctx.dry) end
+  ctx.feldera = function() return feldera_client(parsed.flags, http_timeout, ctx.dry) end
+  ctx.connect = function() return connect_client(parsed.flags, http_timeout, ctx.dry) end
+  ctx.api = function() return uses_connect(parsed.flags) and "kafka-connect" or "confluent" end
+  -- The connectors' API: Kafka Connect when a Connect URL is set, else Confluent Cloud.
+  ctx.connectors = function()
+    if ctx.api() == "kafka-connect" then return ctx.connect() end
+    return ctx.confluent()
+  end
   return ctx
 end
 
