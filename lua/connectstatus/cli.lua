@@ -492,6 +492,9 @@ local function field(t, k)
   return type(t) == "table" and t[k] or nil
 end
 
+-- What the NAME TYPE STATE TASKS table reads of each status.
+local LIST_TABLE_SELECT = { "*.status.type", "*.status.connector.state", "*.status.tasks.*.state" }
+
 local function list_rows(result, expand)
   local rows = {}
   for _, name in ipairs(sorted_keys(type(result) == "table" and result or {})) do
@@ -1128,6 +1131,8 @@ function RUN.list(ctx)
   local client = ctx.connectors()
   local query
   if not ctx.names then query = { expand = ctx.expand or { "status" } } end
+  -- The table shows a few members of each status: the decoder builds only those (issue 16).
+  if query and not ctx.expand and ctx.format == "table" then query.select = LIST_TABLE_SELECT end
   if ctx.flags.watch then return M.watch(ctx, client, query) end
   local result, err = client:list(query)
   if result and ctx.format == "jsonl" and not ctx.names then
@@ -1145,7 +1150,8 @@ end
 function RUN.health(ctx)
   health_opts(ctx) -- usage errors before any request
   min_connectors(ctx)
-  local result, err = ctx.connectors():list { expand = { "status" } }
+  -- What a summary reads of each status, and nothing else, is decoded (issue 16).
+  local result, err = ctx.connectors():list { expand = { "status" }, select = require("connectstatus.health").SELECT }
   return show_fleet(ctx, result, err)
 end
 

@@ -4,6 +4,7 @@
 -- before anything is sent, judged by the version its GET / reports (asked once per client).
 local backend = require "connectstatus.backend"
 local core = require "connectstatus.core"
+local options = require "connectstatus.options"
 local errors = require "connectstatus.errors"
 local loop = require "connectstatus.loop"
 local path = require "connectstatus.path"
@@ -281,13 +282,23 @@ end
 -- before the action is sent, so that a mistake raises with nothing sent.
 local WAIT_OPTIONS = {
   timeout = "number", interval = "number", failed_grace = "number", sleep = "function", clock = "function",
-  on_poll = "function", allow_missing = "boolean", tasks = "boolean",
+  on_poll = "function", allow_missing = "boolean", tasks = "boolean", force = "boolean",
 }
+
+local function known_keys(own, waits)
+  local names = { "wait" }
+  for name in pairs(own) do names[#names + 1] = name end
+  if waits then for name in pairs(WAIT_OPTIONS) do names[#names + 1] = name end end
+  return names
+end
 
 local function check_keys(opts, own, waits, level)
   for key, v in pairs(opts) do
     local expected = own[key] or (waits and WAIT_OPTIONS[key])
-    if key ~= "wait" and not expected then error(("unknown option '%s'"):format(tostring(key)), level + 1) end
+    if key ~= "wait" and not expected then
+      error(("unknown option '%s'%s"):format(tostring(key),
+        options.did_you_mean(tostring(key), known_keys(own, waits))), level + 1)
+    end
     if expected and type(v) ~= expected then
       error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level + 1)
     end
