@@ -387,7 +387,9 @@ describe("actions", function()
     it("times out on a token that stays in progress", function()
       fake:set { feldera = { completion_reads = 1000 } }
       local token = assert(fd:completion_token("demo-pipeline", "orders", "backfill"))
-      local _, err = fd:wait_for_completion("demo-pipeline", token, { interval = 0.05, timeout = 1 })
+      local t = fake_time() -- this client's own sleep returns at once: the wait's clock moves with its sleeps
+      local _, err = fd:wait_for_completion("demo-pipeline", token,
+        { interval = 1, timeout = 5, sleep = t.sleep, clock = t.clock })
       assert.same({ "timeout", "inprogress" }, { err.kind, err.last.status })
     end)
 
