@@ -47,8 +47,7 @@ function M.sleep(seconds)
   if type(seconds) ~= "number" or seconds ~= seconds or seconds < 0 then
     error("sleep expects a non-negative number of seconds", 2)
   end
-  local task = require("connectstatus.loop").current()
-  if task then task.loop:sleep(seconds) else core.sleep(seconds) end
+  require("connectstatus.loop").sleep(seconds)
 end
 
 -- cs.map(list, fn, { parallel = 8 }) -> values, errs: fn(item) for each item, in parallel.

@@ -142,6 +142,13 @@ function Loop:await_transfer(t)
   task.transfer = nil
 end
 
+-- A timer on the running task's loop (the other tasks go on), a blocking sleep outside any task.
+function M.sleep(seconds)
+  local task = M.current()
+  if task then return task.loop:sleep(seconds) end
+  core.sleep(seconds)
+end
+
 function Loop:sleep(seconds)
   local task = M.current()
   local entry = { at = core.monotonic() + seconds, task = task }

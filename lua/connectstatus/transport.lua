@@ -251,8 +251,10 @@ local function private_loop_driver(client)
   end }
 end
 
-function Transport:driver()
-  local choice, task = self.driver_choice, loop.current()
+-- task: the running cs.loop task, or false outside one (looked up once per call, for both the
+-- driver and the sleeper).
+function Transport:driver(task)
+  local choice = self.driver_choice
   if type(choice) == "table" then return choice end
   if choice == "curl" then return self.curl end
   -- Levels: 1 here, 2 Transport:request, 3 the caller (the backend methods tail-call request).
@@ -267,10 +269,11 @@ function Transport:driver()
 end
 
 -- The sleep for this call: the one the user gave, a loop timer inside a task, else blocking.
-function Transport:sleeper()
+-- task as for driver; nil looks it up (waits ask for their sleep this way).
+function Transport:sleeper(task)
   if self.sleep then return self.sleep end
-  local task = loop.current()
-  if task then return function(seconds) task.loop:sleep(seconds) end end
+  if task == nil then task = loop.current() end
+  if task then return loop.sleep end
   if self.nginx then return driver_nginx.sleep end -- ngx.sleep where it yields, blocking in init*
   return core.sleep
 end
@@ -497,7 +500,8 @@ local NO_CALL = {}
 -- ("object", "array" or "any": the documented top-level type), select.
 function Transport:request(method, target, call)
   call = call or NO_CALL
-  local driver, sleep = self:driver(), self:sleeper()
+  local task = loop.current() or false -- false: looked, none
+  local driver, sleep = self:driver(task), self:sleeper(task)
   local budget = math.min(call.timeout or math.huge, self.retry.deadline or math.huge)
   local deadline = self.clock() + budget
   local sent = 0

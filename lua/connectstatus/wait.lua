@@ -168,24 +168,22 @@ local function task_failed(name, status, task)
     why and ": " .. why or ""), { last = status, state = "FAILED", task = task.id, msg = task.msg, trace = task.trace })
 end
 
--- The tasks of a status that are objects; anything else the API put in the list is skipped.
+-- The tasks of a status (status.lua reads the shape); an entry that is not an object is skipped.
 local function tasks_of(status)
   local list = {}
-  if type(status.tasks) ~= "table" then return list end
-  for _, task in ipairs(status.tasks) do
-    if type(task) == "table" then list[#list + 1] = task end
+  for _, task in ipairs(shape.tasks(status)) do
+    if not task.unreadable then list[#list + 1] = task end
   end
   return list
 end
 
 local function describe_status(status)
-  local c = type(status.connector) == "table" and status.connector or {}
   local tasks = tasks_of(status)
   local running = 0
   for _, task in ipairs(tasks) do
     if task.state == "RUNNING" then running = running + 1 end
   end
-  return ("%s, %d/%d tasks running"):format(tostring(c.state or "no state"), running, #tasks)
+  return ("%s, %d/%d tasks running"):format(shape.state(status) or "no state", running, #tasks)
 end
 
 -- Only the task whose id is only_task, when it is given (a wait after restarting that one task).
@@ -203,8 +201,7 @@ end
 -- connector has no tasks (or still lists them while it stops), so a wait for STOPPED ignores them.
 local function judge_state(name, targets, with_tasks, only_task)
   return function(status)
-    local c = type(status.connector) == "table" and status.connector or {}
-    local state = c.state
+    local state = shape.state(status)
     if (state == "FAILED" or state == "DELETED") and not targets[state] then
       return "failed", connector_failed(name, status, state)
     end
