@@ -47,7 +47,7 @@ function M.run_pty(args, env, limit, prelude, input)
   local e = {}
   for k, v in pairs(env or {}) do e[k] = v end
   if e.TERM == nil then e.TERM = "xterm" end
-  local inner = M.command(args, e, "timeout -s INT -k 2 " .. (limit or 10))
+  local inner = M.command(args, e, "timeout --foreground -s INT -k 2 " .. (limit or 10))
   if prelude then inner = prelude .. " " .. inner end
   local feed = input and "printf %s " .. M.quote(input) .. " | " or ""
   local out, code = helpers.shell(feed .. "script -qec " .. M.quote(inner) .. " /dev/null" ..

@@ -14,6 +14,19 @@ end
 describe("the client inside a real nginx", function()
   local server, fake, other
 
+  local function state()
+    return assert(core.json_decode(select(2, nginx.request(server, "/state"))))
+  end
+
+  local function wait_until(what, check)
+    local socket = require "socket"
+    for _ = 1, 500 do
+      if check() then return end
+      socket.sleep(0.01)
+    end
+    error(what .. " did not happen within 5 s")
+  end
+
   lazy_setup(function()
     fake = helpers.start_fake { api_key = "k", api_secret = "s" }
     other = helpers.start_fake()
@@ -36,6 +49,9 @@ describe("the client inside a real nginx", function()
         }
 ]]):format(fake.url),
     }
+    -- The worker's timer reads orders-sink once at start, and the specs count that status's reads:
+    -- on a slow machine that read could land inside one of them.
+    wait_until("the timer's read at start", function() return state().phases.timer_read ~= nil end)
   end)
 
   lazy_teardown(function()
@@ -57,23 +73,10 @@ describe("the client inside a real nginx", function()
     return assert(core.json_decode(body))
   end
 
-  local function state()
-    return assert(core.json_decode(select(2, nginx.request(server, "/state"))))
-  end
-
   local function order()
     local seen = {}
     for _, e in ipairs(state().events) do seen[#seen + 1] = e.label .. " " .. e.what end
     return table.concat(seen, ", ")
-  end
-
-  local function wait_until(what, check)
-    local socket = require "socket"
-    for _ = 1, 500 do
-      if check() then return end
-      socket.sleep(0.01)
-    end
-    error(what .. " did not happen within 5 s")
   end
 
   -- Starts a /client call in the background; returns the file its answer lands in.
