@@ -182,4 +182,21 @@ end
   return { port = port, stop = function() os.execute("kill " .. pid .. " 2>/dev/null"); os.remove(log) end }
 end
 
+-- GET path from nginx with curl in the background; returns the file its answer lands in.
+function M.background(server, path)
+  local out = os.tmpname()
+  os.execute(("curl -s -o %s '%s%s' &"):format(out, server.url, path))
+  return out
+end
+
+-- Polls check every 10 ms; raises naming what when it has not held within 5 s.
+function M.wait_until(what, check)
+  local socket = require "socket"
+  for _ = 1, 500 do
+    if check() then return end
+    socket.sleep(0.01)
+  end
+  error(what .. " did not happen within 5 s", 2)
+end
+
 return M

@@ -18,15 +18,6 @@ describe("the client inside a real nginx", function()
     return assert(core.json_decode(select(2, nginx.request(server, "/state"))))
   end
 
-  local function wait_until(what, check)
-    local socket = require "socket"
-    for _ = 1, 500 do
-      if check() then return end
-      socket.sleep(0.01)
-    end
-    error(what .. " did not happen within 5 s")
-  end
-
   lazy_setup(function()
     fake = helpers.start_fake { api_key = "k", api_secret = "s" }
     other = helpers.start_fake()
@@ -51,7 +42,7 @@ describe("the client inside a real nginx", function()
     }
     -- The worker's timer reads orders-sink once at start, and the specs count that status's reads:
     -- on a slow machine that read could land inside one of them.
-    wait_until("the timer's read at start", function() return state().phases.timer_read ~= nil end)
+    nginx.wait_until("the timer's read at start", function() return state().phases.timer_read ~= nil end)
   end)
 
   lazy_teardown(function()
@@ -81,10 +72,8 @@ describe("the client inside a real nginx", function()
 
   -- Starts a /client call in the background; returns the file its answer lands in.
   local function background(op, name, label)
-    local out = os.tmpname()
-    os.execute(("curl -s -o %s '%s/client?base=%s&op=%s&name=%s&label=%s' &"):format(out, server.url, escape(fake.url),
-      op, name, label))
-    return out
+    return nginx.background(server, ("/client?base=%s&op=%s&name=%s&label=%s"):format(escape(fake.url), op, name,
+      label))
   end
 
   it("reads a status", function()
@@ -96,9 +85,9 @@ describe("the client inside a real nginx", function()
     fake:script { path = STATUS, responses = { { delay = 1, json = { name = "orders-sink", connector = {
       state = "RUNNING" }, tasks = {} } } } }
     local out = background("status", "orders-sink", "slow")
-    wait_until("the slow read reaching the fake", function() return helpers.count_requests(fake, STATUS) == 1 end)
+    nginx.wait_until("the slow read reaching the fake", function() return helpers.count_requests(fake, STATUS) == 1 end)
     assert.equal(200, (nginx.request(server, "/ping")))
-    wait_until("the slow answer", function() return helpers.read_file(out) ~= "" end)
+    nginx.wait_until("the slow answer", function() return helpers.read_file(out) ~= "" end)
     os.remove(out)
     assert.equal("slow start, ping end, slow end", order())
   end)
@@ -126,9 +115,9 @@ describe("the client inside a real nginx", function()
     local running = { connector = { state = "RUNNING" }, tasks = { { id = 0, state = "RUNNING" } } }
     fake:set { connector = "orders-sink", states = { "PROVISIONING", "PROVISIONING", running } }
     local out = background("wait", "orders-sink", "wait")
-    wait_until("the first poll", function() return helpers.count_requests(fake, STATUS) >= 1 end)
+    nginx.wait_until("the first poll", function() return helpers.count_requests(fake, STATUS) >= 1 end)
     assert.equal(200, (nginx.request(server, "/ping")))
-    wait_until("the wait's end", function() return helpers.read_file(out) ~= "" end)
+    nginx.wait_until("the wait's end", function() return helpers.read_file(out) ~= "" end)
     local r = assert(core.json_decode(helpers.read_file(out)))
     os.remove(out)
     assert.equal("RUNNING", r.value.connector.state, tostring(r.error))

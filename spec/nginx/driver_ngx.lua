@@ -427,21 +427,6 @@ describe("driver_nginx in a real nginx", function()
   end)
 
   describe("never stalls the worker (one process, master_process off)", function()
-    local function background(path)
-      local out = os.tmpname()
-      os.execute(("curl -s -o %s '%s%s' &"):format(out, server.url, path))
-      return out
-    end
-
-    local function wait_until(what, check)
-      local socket = require "socket"
-      for _ = 1, 500 do
-        if check() then return end
-        socket.sleep(0.01)
-      end
-      error(what .. " did not happen within 5 s")
-    end
-
     local function order(events)
       local seen = {}
       for _, e in ipairs(events) do seen[#seen + 1] = e.label .. " " .. e.what end
@@ -456,10 +441,11 @@ describe("driver_nginx in a real nginx", function()
     -- answers a second later); the ping then comes in while it waits.
     local function slow_then_ping(kind)
       fake:script { path = STATUS, responses = { { delay = 1, json = {} } } }
-      local out = background(read_query(kind, "slow"))
-      wait_until("the slow request reaching the fake", function() return helpers.count_requests(fake, STATUS) == 1 end)
+      local out = nginx.background(server, read_query(kind, "slow"))
+      nginx.wait_until("the slow request reaching the fake",
+        function() return helpers.count_requests(fake, STATUS) == 1 end)
       assert.equal(200, (nginx.request(server, "/ping")))
-      wait_until("the slow answer", function() return helpers.read_file(out) ~= "" end)
+      nginx.wait_until("the slow answer", function() return helpers.read_file(out) ~= "" end)
       os.remove(out)
       return order(state().events)
     end
