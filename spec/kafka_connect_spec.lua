@@ -446,7 +446,7 @@ describe("cs.kafka_connect actions", function()
       function() kc:wait_for_state("x", 5) end,
       function() kc:wait_for_state("x", "RUNNING", { interval = "soon" }) end,
       function() kc:wait_for_state("x", "RUNNING", { tasks = 1 }) end,
-      function() kc:stop("x", { timeout = 3 }) end, -- a wait option without a wait
+      function() kc:stop("x", { interval = 3 }) end, -- a wait option without a wait
       function() kc:restart_task("x", -1) end,
       function() kc:restart_task("x", 1.5) end,
       function() kc:task_status("x", "one") end,
@@ -471,7 +471,22 @@ describe("cs.kafka_connect actions", function()
     } do
       raised(fn)
     end
+    -- The same words as the other APIs' actions and waits, from the same checks.
+    assert.matches("unknown option 'onlyFailed' for restart %(did you mean 'only_failed'%?%)",
+      raised(function() kc:restart("x", { onlyFailed = true }) end))
+    assert.matches("unknown option 'intervall' for wait_for_state %(did you mean 'interval'%?%)",
+      raised(function() kc:pause("x", { wait = true, intervall = 1 }) end))
+    assert.matches("option 'interval' must be a positive number of seconds",
+      raised(function() kc:stop("x", { wait = { interval = 0 } }) end))
     assert.same({}, targets())
+    kc:close()
+  end)
+
+  it("a timeout without a wait bounds the action's request, as for the other APIs", function()
+    local kc = client()
+    fake:script { method = "PUT", path = "/connectors/search-sink/pause", responses = { { delay = 2, status = 202 } } }
+    local _, err = kc:pause("search-sink", { timeout = 0.3 })
+    assert.equal("timeout", err.kind)
     kc:close()
   end)
 

@@ -4,6 +4,7 @@
 local core = require "connectstatus.core"
 local options = require "connectstatus.options"
 local transport = require "connectstatus.transport"
+local wait = require "connectstatus.wait"
 
 local M = {}
 
@@ -92,10 +93,10 @@ function M.wait_options(opts, own, level)
   level = (level or 1) + 1
   if opts == nil then return nil end
   if type(opts) ~= "table" then error("options must be a table, got " .. type(opts), level) end
-  local wait = opts.wait
-  if wait == nil or wait == false then return nil end
-  if type(wait) == "table" then return wait end
-  if wait ~= true then error("option 'wait' must be true, false or a table of wait options", level) end
+  local given = opts.wait
+  if given == nil or given == false then return nil end
+  if type(given) == "table" then return given end
+  if given ~= true then error("option 'wait' must be true, false or a table of wait options", level) end
   local copy = {}
   for k, v in pairs(opts) do
     if k ~= "wait" and not (own and own[k]) then copy[k] = v end
@@ -103,17 +104,62 @@ function M.wait_options(opts, own, level)
   return copy
 end
 
+local function names(...)
+  local list = {}
+  for _, set in ipairs { ... } do
+    for name in pairs(set) do list[#list + 1] = name end
+  end
+  return list
+end
+
+-- An action's opts -> call options, wait options (nil: no wait). own = { name = "type" } are the
+-- action's own options, which it reads from opts itself. Without a wait the others are the
+-- call's (timeout); with one they are the wait's, for the action to check with wait.check before
+-- anything is sent. what names the action in messages.
+function M.action_options(opts, own, what, level)
+  level = (level or 1) + 1
+  own = own or {}
+  local wait_opts = M.wait_options(opts, own, level)
+  for key, expected in pairs(own) do
+    local v = opts and opts[key]
+    if v ~= nil and type(v) ~= expected then
+      error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level)
+    end
+  end
+  if wait_opts then return { expect = "any" }, wait_opts end
+  local rest = {}
+  for k, v in pairs(opts or {}) do
+    if k ~= "wait" and not own[k] then rest[k] = v end
+  end
+  options.check(rest, names(own, CALL_OPTIONS, { wait = true }), what, level)
+  return M.call(rest, "any", level), nil
+end
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  return out
+end
+
 -- Sends one write (body: a Lua value sent as JSON, or nil) and returns the API's answer (true for
--- an empty 2xx); with wait_opts, returns what outcome(answer, wait_opts) returns instead: act,
--- then wait for the outcome, in one call. call: checked call options (timeout, expect; see M.call).
-function Base:act(method, target, body, wait_opts, outcome, call)
-  local answer, err = self.transport:request(method, target, {
-    body = body ~= nil and core.json_encode(body) or nil,
-    expect = call and call.expect or "any", timeout = call and call.timeout,
-  })
+-- an empty 2xx). With wait_opts, returns what outcome(answer, wait_opts) returns instead: act,
+-- then wait for the outcome, in one call, one timeout bounding both: the write gets the wait's
+-- timeout as its own and the wait what is left of it afterwards, on the wait's clock.
+-- call: checked call options (timeout, expect; see M.call).
+function Base:act(method, target, body, call, wait_opts, outcome)
+  call = call or {}
+  local request = { body = body ~= nil and core.json_encode(body) or nil, expect = call.expect or "any",
+    timeout = call.timeout }
+  if not wait_opts then return self.transport:request(method, target, request) end
+  local clock = wait_opts.clock or self.transport.clock
+  local timeout = wait_opts.timeout or wait.DEFAULT_TIMEOUT
+  request.timeout = timeout > 0 and timeout or nil
+  local started = clock()
+  local answer, err = self.transport:request(method, target, request)
   if answer == nil then return nil, err end
-  if not wait_opts then return answer end
-  return outcome(answer, wait_opts)
+  local left = copy(wait_opts)
+  left.timeout = math.max(timeout - (clock() - started), 0)
+  return outcome(answer, left)
 end
 
 function Base:rate_limit()

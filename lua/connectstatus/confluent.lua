@@ -101,48 +101,13 @@ end
 
 -- ---- actions ----
 
--- An action's call options and wait options from its opts: without a wait, opts holds only
--- wait = false/nil and the call's timeout; with one, the wait's options (see backend.wait_options).
-local function action_options(opts, level)
-  level = level + 1
-  local wait_opts = backend.wait_options(opts, nil, level)
-  if wait_opts then return { expect = "any" }, wait_opts end
-  local rest = {}
-  for k, v in pairs(opts or {}) do
-    if k ~= "wait" then rest[k] = v end
-  end
-  return backend.call(rest, "any", level), nil
-end
-
-local function copy(t)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  return out
-end
-
--- Sends the write, then (with wait options) waits for its outcome, one timeout bounding both:
--- the write gets the wait's timeout as its own and the wait what is left of it afterwards, on
--- the wait's clock. outcome(answer, wait_opts) runs the wait.
-local function send(self, method, target, body, call, wait_opts, outcome)
-  if not wait_opts then return self:act(method, target, body, nil, nil, call) end
-  local clock = wait_opts.clock or self.transport.clock
-  local timeout = wait_opts.timeout or require("connectstatus.wait").DEFAULT_TIMEOUT
-  call.timeout = timeout > 0 and timeout or nil
-  local started = clock()
-  return self:act(method, target, body, wait_opts, function(answer)
-    local left = copy(wait_opts)
-    left.timeout = math.max(timeout - (clock() - started), 0)
-    return outcome(answer, left)
-  end, call)
-end
-
 -- pause and resume; level 3 is the user's line (public method, then this).
 local function state_action(self, verb, name, target, opts)
   local url = self:connector_path(name, "/" .. verb, 3)
-  local call, wait_opts = action_options(opts, 3)
+  local call, wait_opts = backend.action_options(opts, nil, verb, 3)
   local wait = require "connectstatus.wait"
   if wait_opts then wait.check(3, "wait_for_state", self, "status", name, target, wait_opts) end
-  local result, err = send(self, "PUT", url, nil, call, wait_opts, function(_, w)
+  local result, err = self:act("PUT", url, nil, call, wait_opts, function(_, w)
     return wait.wait_for_state(self, name, target, w)
   end)
   return result, err
@@ -225,16 +190,17 @@ end
 local function offsets_action(self, kind, name, offsets, opts)
   local url = self:connector_path(name, "/offsets/request", 3)
   local body = offsets_body(kind, offsets, 3)
-  local call, wait_opts = action_options(opts, 3)
+  local call, wait_opts = backend.action_options(opts, nil, kind == "PATCH" and "alter_offsets" or "reset_offsets", 3)
   if wait_opts then
     -- The request to match comes with the answer; a stand-in lets the rest be checked now.
-    local probe = copy(wait_opts)
+    local probe = {}
+    for k, v in pairs(wait_opts) do probe[k] = v end
     probe.request = { requested_at = "1970-01-01T00:00:00Z" }
     require("connectstatus.wait").check(3, "wait_for_offset_phase", self, "offset_request_status", name,
       "APPLIED", probe)
   end
   call.expect = "object"
-  local result, err = send(self, "POST", url, body, call, wait_opts, function(accepted, w)
+  local result, err = self:act("POST", url, body, call, wait_opts, function(accepted, w)
     return wait_for_request(self, name, accepted, w)
   end)
   return result, err

@@ -60,7 +60,7 @@ end
 -- POST .../connectors/C/{action}: true once Feldera has processed it.
 local function connector_action(self, action, pipeline, table_name, connector, opts)
   local target = connector_path(pipeline, "tables", table_name, connector, 3) .. action
-  local ok, err = self:act("POST", target, nil, nil, nil, backend.call(opts, "any", 3))
+  local ok, err = self:act("POST", target, nil, backend.call(opts, "any", 3))
   if not ok then return nil, err end
   return true
 end

@@ -4,7 +4,6 @@
 -- before anything is sent, judged by the version its GET / reports (asked once per client).
 local backend = require "connectstatus.backend"
 local core = require "connectstatus.core"
-local options = require "connectstatus.options"
 local errors = require "connectstatus.errors"
 local loop = require "connectstatus.loop"
 local path = require "connectstatus.path"
@@ -147,8 +146,9 @@ end
 
 -- ---- reads ----
 
-local function connector_path(name, suffix)
-  return "/connectors/" .. path.segment(name, "connector name", 3) .. suffix
+-- level: what the calling function would pass to error() to point at its own caller (default 2).
+local function connector_path(name, suffix, level)
+  return "/connectors/" .. path.segment(name, "connector name", (level or 2) + 1) .. suffix
 end
 
 local function task_segment(id)
@@ -278,67 +278,32 @@ end
 
 -- ---- actions ----
 
--- The options of a wait for a connector state, with the types wait_for_state checks: looked at
--- before the action is sent, so that a mistake raises with nothing sent.
-local WAIT_OPTIONS = {
-  timeout = "number", interval = "number", failed_grace = "number", sleep = "function", clock = "function",
-  on_poll = "function", allow_missing = "boolean", tasks = "boolean", force = "boolean",
-}
-
-local function known_keys(own, waits)
-  local names = { "wait" }
-  for name in pairs(own) do names[#names + 1] = name end
-  if waits then for name in pairs(WAIT_OPTIONS) do names[#names + 1] = name end end
-  return names
-end
-
-local function check_keys(opts, own, waits, level)
-  for key, v in pairs(opts) do
-    local expected = own[key] or (waits and WAIT_OPTIONS[key])
-    if key ~= "wait" and not expected then
-      error(("unknown option '%s'%s"):format(tostring(key),
-        options.did_you_mean(tostring(key), known_keys(own, waits))), level + 1)
-    end
-    if expected and type(v) ~= expected then
-      error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level + 1)
-    end
-    if expected == "number" and (v ~= v or v < 0 or (key == "interval" and v == 0)) then
-      error(("option '%s' must be %s"):format(key, key == "interval" and "positive" or "non-negative"), level + 1)
-    end
-  end
-end
-
--- An action's opts checked in full; returns its wait options (nil: no wait) and opts.
-local function action_options(opts, own, level)
+-- An action's call and wait options (backend.action_options), a wait's checked as
+-- wait_for_state(name, state) checks them, before anything is sent.
+local function action_options(self, opts, own, what, name, state, level)
   level = level + 1
-  own = own or {}
-  local wait_opts = backend.wait_options(opts, own, level)
-  if opts == nil then return nil, {} end
-  check_keys(opts, own, opts.wait == true, level)
-  if type(opts.wait) == "table" then check_keys(opts.wait, {}, true, level) end
-  return wait_opts, opts
+  local call, wait_opts = backend.action_options(opts, own, what, level)
+  if wait_opts then
+    require("connectstatus.wait").check(level, "wait_for_state", self, "status", name, state, wait_opts)
+  end
+  return call, wait_opts
 end
 
 -- The outcome of an action: the wait for name to reach state (wait_for_state's judgement).
 function KafkaConnect:until_state(name, state, extra)
   return function(_, wait_opts)
-    local w = wait_opts
-    if extra then
-      w = {}
-      for k, v in pairs(wait_opts) do w[k] = v end
-      for k, v in pairs(extra) do w[k] = v end
-    end
-    return require("connectstatus.wait").wait_for_state(self, name, state, w)
+    for k, v in pairs(extra or {}) do wait_opts[k] = v end
+    return require("connectstatus.wait").wait_for_state(self, name, state, wait_opts)
   end
 end
 
--- PUT or POST with no body, after the gate of feature (when given).
-function KafkaConnect:simple_action(method, target, feature, wait_opts, outcome)
+-- PUT or POST with no body, after the gate of feature (when given), then the wait for state.
+function KafkaConnect:simple_action(method, target, feature, call, wait_opts, outcome)
   if feature then
     local refused = self:refusal(feature, {})
     if refused then return nil, refused end
   end
-  return self:act(method, target, nil, wait_opts, outcome)
+  return self:act(method, target, nil, call, wait_opts, outcome)
 end
 
 local RESTART_OWN = { include_tasks = "boolean", only_failed = "boolean" }
@@ -349,40 +314,47 @@ local RESTART_OWN = { include_tasks = "boolean", only_failed = "boolean" }
 -- RUNNING connector is what "restart what failed" is for.
 function KafkaConnect:restart(name, opts)
   local target = connector_path(name, "/restart")
-  local wait_opts
-  wait_opts, opts = action_options(opts, RESTART_OWN, 2)
+  local call, wait_opts = action_options(self, opts, RESTART_OWN, "restart", name, "RUNNING", 2)
+  opts = opts or {}
   local include_tasks = opts.include_tasks
   if include_tasks == nil then include_tasks = opts.only_failed end
   local query = {}
   if include_tasks then query[#query + 1] = "includeTasks=true" end
   if opts.only_failed then query[#query + 1] = "onlyFailed=true" end
   if #query > 0 then target = target .. "?" .. table.concat(query, "&") end
-  return self:simple_action("POST", target, #query > 0 and "restart_flags" or nil, wait_opts,
+  return self:simple_action("POST", target, #query > 0 and "restart_flags" or nil, call, wait_opts,
     self:until_state(name, "RUNNING"))
 end
 
 -- POST restart of one task: true. With wait: the connector and that task RUNNING.
 function KafkaConnect:restart_task(name, id, opts)
   local target = connector_path(name, "/tasks/" .. task_segment(id) .. "/restart")
-  local wait_opts = action_options(opts, nil, 2)
+  local call, wait_opts = action_options(self, opts, nil, "restart_task", name, "RUNNING", 2)
   local outcome = self:until_state(name, "RUNNING", { task = tonumber(id) })
-  return self:simple_action("POST", target, nil, wait_opts, outcome)
+  return self:simple_action("POST", target, nil, call, wait_opts, outcome)
+end
+
+-- PUT pause, resume or stop: true; with wait, the status once the connector is in state (a
+-- stopped connector has no tasks).
+local function state_action(self, verb, name, state, feature, opts)
+  local target = connector_path(name, "/" .. verb, 3)
+  local call, wait_opts = action_options(self, opts, nil, verb, name, state, 3)
+  return self:simple_action("PUT", target, feature, call, wait_opts, self:until_state(name, state))
 end
 
 function KafkaConnect:pause(name, opts)
-  local target = connector_path(name, "/pause")
-  return self:simple_action("PUT", target, nil, action_options(opts, nil, 2), self:until_state(name, "PAUSED"))
+  local result, err = state_action(self, "pause", name, "PAUSED", nil, opts)
+  return result, err
 end
 
 function KafkaConnect:resume(name, opts)
-  local target = connector_path(name, "/resume")
-  return self:simple_action("PUT", target, nil, action_options(opts, nil, 2), self:until_state(name, "RUNNING"))
+  local result, err = state_action(self, "resume", name, "RUNNING", nil, opts)
+  return result, err
 end
 
--- With wait: done when the connector is STOPPED (a stopped connector has no tasks).
 function KafkaConnect:stop(name, opts)
-  local target = connector_path(name, "/stop")
-  return self:simple_action("PUT", target, "stop", action_options(opts, nil, 2), self:until_state(name, "STOPPED"))
+  local result, err = state_action(self, "stop", name, "STOPPED", "stop", opts)
+  return result, err
 end
 
 local function is_object(v)
@@ -419,11 +391,11 @@ end
 
 -- PATCH or DELETE of the offsets (synchronous in Connect): the worker's answer; with wait, the
 -- offsets read back after the change.
-function KafkaConnect:change_offsets(method, name, target, body, wait_opts)
+function KafkaConnect:change_offsets(method, name, target, body, call, wait_opts)
   local refused = self:refusal("alter_offsets", {})
   if refused then return nil, refused end
-  local answer, err = self:act(method, target, body, wait_opts, function()
-    return self:get(target, { expect = "object" })
+  local answer, err = self:act(method, target, body, call, wait_opts, function(_, w)
+    return self:get(target, { expect = "object", timeout = w.timeout > 0 and w.timeout or nil })
   end)
   if answer == nil then return nil, stop_first(name, err) end
   return answer
@@ -432,12 +404,14 @@ end
 function KafkaConnect:alter_offsets(name, offsets, opts)
   local target = connector_path(name, "/offsets")
   local body = offsets_body(offsets)
-  return self:change_offsets("PATCH", name, target, body, (action_options(opts, nil, 2)))
+  local call, wait_opts = action_options(self, opts, nil, "alter_offsets", name, "STOPPED", 2)
+  return self:change_offsets("PATCH", name, target, body, call, wait_opts)
 end
 
 function KafkaConnect:reset_offsets(name, opts)
   local target = connector_path(name, "/offsets")
-  return self:change_offsets("DELETE", name, target, nil, (action_options(opts, nil, 2)))
+  local call, wait_opts = action_options(self, opts, nil, "reset_offsets", name, "STOPPED", 2)
+  return self:change_offsets("DELETE", name, target, nil, call, wait_opts)
 end
 
 -- ---- waits ----
@@ -450,8 +424,9 @@ function KafkaConnect:wait_for_state(name, target, opts)
     error("target must be a state or a non-empty list of states", 2)
   end
   if opts ~= nil and type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 2) end
-  check_keys(opts or {}, { task = "number" }, true, 2)
-  return require("connectstatus.wait").wait_for_state(self, name, target, opts)
+  local wait = require "connectstatus.wait"
+  wait.check(2, "wait_for_state", self, "status", name, target, opts)
+  return wait.wait_for_state(self, name, target, opts)
 end
 
 function KafkaConnect:describe()
