@@ -132,6 +132,21 @@ describe("connectstatus CLI actions", function()
       assert.matches("RESTARTING", err) -- the progress line saw the restart under way
     end)
 
+    it("restarts one task with --task and waits for that task", function()
+      local code, out, err = run("restart inventory-source --task 1 --wait --interval 0.05 --json", connect)
+      assert.equal(0, code, err)
+      local posts = sent(fake, "POST")
+      assert.equal(1, #posts)
+      assert.equal("/connectors/inventory-source/tasks/1/restart", posts[1].target)
+      assert.equal("RUNNING", decode(out).tasks[2].state)
+      for _, bad in ipairs { "--task x", "--task -1", "--task 1.5", "--task 1 --failed-only", "--task" } do
+        code, _, err = run("restart inventory-source " .. bad, connect)
+        assert.equal(2, code, bad)
+        assert.matches("%-%-task", err, 1, false)
+      end
+      assert.equal(1, #sent(fake, "POST"))
+    end)
+
     it("restarts without flags (204) and prints that it is done", function()
       local code, out = run("restart search-sink", connect)
       assert.equal(0, code)
@@ -315,6 +330,8 @@ describe("connectstatus CLI actions", function()
           "POST " .. fake.url .. PREFIX .. '/pg-cdc/offsets/request\n{"type":"DELETE"}\n' },
         { "restart inventory-source --failed-only", connect,
           "POST " .. fake.url .. "/connectors/inventory-source/restart?includeTasks=true&onlyFailed=true\n" },
+        { "restart inventory-source --task 1", connect,
+          "POST " .. fake.url .. "/connectors/inventory-source/tasks/1/restart\n" },
         { "stop search-sink", connect, "PUT " .. fake.url .. "/connectors/search-sink/stop\n" },
         { "reset-offsets search-sink", connect, "DELETE " .. fake.url .. "/connectors/search-sink/offsets\n" },
         { "pause-input demo-pipeline orders backfill", env,

@@ -40,8 +40,8 @@ Commands (several NAMEs are read at once):
   wait-completion PIPELINE TABLE CONN  wait until Feldera has processed what the connector took in
 Actions (--wait: then wait for the outcome; --dry-run: print the request, send nothing):
   pause NAME, resume NAME              pause or resume a connector
-  restart NAME [--failed-only] [--include-tasks]
-                                       restart a Kafka Connect connector (and its tasks)
+  restart NAME [--failed-only] [--include-tasks] [--task ID]
+                                       restart a Kafka Connect connector (its tasks, or one)
   stop NAME                            stop a Kafka Connect connector
   alter-offsets NAME FILE|-            send offsets (JSON in the API's format)
   reset-offsets NAME [--yes]           reset every offset (asks first; --yes in a pipe)
@@ -1010,13 +1010,15 @@ Exit 0 done, 1 a FAILED state during the wait, 3 timed out, 4 API error.
 ]=] }
 
 COMMANDS.restart = { args = { "NAME" }, flags = with_act { ["failed-only"] = false, ["include-tasks"] = false,
-  ["failed-grace"] = true }, help = [=[
-Usage: connectstatus restart NAME [--failed-only] [--include-tasks] [--wait] [--dry-run]
+  task = true, ["failed-grace"] = true }, help = [=[
+Usage: connectstatus restart NAME [--failed-only] [--include-tasks | --task ID] [--wait] [--dry-run]
 Kafka Connect only: restarts the connector (POST .../restart). --failed-only restarts only the
-failed instances, the failed tasks included; --include-tasks restarts the tasks too. With
---wait, then waits until the connector and every task are RUNNING (a task that fails again: exit 1).
+failed instances, the failed tasks included; --include-tasks restarts the tasks too; --task ID
+restarts that one task alone. With --wait, then waits until the connector and every task (with
+--task: that task) are RUNNING (a task that fails again: exit 1).
   --failed-only       onlyFailed=true (and includeTasks=true)
   --include-tasks     includeTasks=true
+  --task ID           POST .../tasks/ID/restart instead
   --failed-grace S    with --wait: tolerate a FAILED that recovers within S seconds (the worker's
                       status can lag its restart answer)
   --wait              act, then wait for the outcome within one --timeout (300)
@@ -1333,9 +1335,22 @@ RUN.pause = connector_action("pause", describe_status)
 RUN.resume = connector_action("resume", describe_status)
 RUN.stop = connector_action("stop", describe_status, "kafka-connect")
 
+-- restart NAME --task ID: one task, alone.
+local function restart_task(ctx, name)
+  if ctx.flags["failed-only"] or ctx.flags["include-tasks"] then
+    raise_usage("--task restarts one task: it does not go with --failed-only or --include-tasks", "restart")
+  end
+  local id = number_flag(ctx.flags, "task", nil, function(n) return n >= 0 and n < 2 ^ 31 and n == math.floor(n) end,
+    "a task id (a whole number from 0)")
+  return run_action(ctx, ctx.connect(), function(client, opts)
+    return client:restart_task(name, id, opts)
+  end, describe_status)
+end
+
 function RUN.restart(ctx)
   needs_api(ctx, "kafka-connect")
   local name = check_name(ctx.args[1], "a connector name")
+  if ctx.flags.task then return restart_task(ctx, name) end
   local extra = { only_failed = ctx.flags["failed-only"] or nil, include_tasks = ctx.flags["include-tasks"] or nil }
   return run_action(ctx, ctx.connect(), function(client, opts)
     return client:restart(name, opts)
