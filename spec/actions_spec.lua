@@ -317,6 +317,7 @@ describe("actions", function()
         function() cc:resume("a/..", 5) end,
         function() cc:pause("pg-cdc", { wait = "yes" }) end,
         function() cc:pause("pg-cdc", { wait = { interval = 0 } }) end,
+        function() cc:pause("pg-cdc", { wait = { interval = 1 }, interval = 1 }) end,
         function() cc:resume("pg-cdc", { wait = true, timeout = "soon" }) end,
         function() cc:pause("pg-cdc", { wait = true, tasks = "no" }) end,
         function() cc:pause("pg-cdc", { timout = 5 }) end,

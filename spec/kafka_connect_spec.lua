@@ -437,6 +437,7 @@ describe("cs.kafka_connect actions", function()
       function() kc:pause(nil) end,
       function() kc:restart("x", { only_failed = "yes" }) end,
       function() kc:restart("x", { onlyFailed = true }) end,
+      function() kc:restart("x", { onlyFailed = true, wait = { timeout = 5 } }) end,
       function() kc:pause("x", { wiat = true }) end,
       function() kc:pause("x", { wait = "yes" }) end,
       function() kc:resume("x", { wait = true, interval = "fast" }) end,

@@ -126,7 +126,11 @@ function M.action_options(opts, own, what, level)
       error(("option '%s' must be a %s, got %s"):format(key, expected, type(v)), level)
     end
   end
-  if wait_opts then return { expect = "any" }, wait_opts end
+  if wait_opts then
+    -- With the wait's options apart, opts holds only the action's own.
+    if type(opts.wait) == "table" then options.check(opts, names(own, { wait = true }), what, level) end
+    return { expect = "any" }, wait_opts
+  end
   local rest = {}
   for k, v in pairs(opts or {}) do
     if k ~= "wait" and not own[k] then rest[k] = v end
