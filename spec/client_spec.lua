@@ -173,6 +173,20 @@ describe("client objects", function()
     cc:close()
     assert.matches("%(closed%)$", tostring(cc))
     assert.has_error(function() cc:status("x") end, "attempt to use a closed connectstatus client")
+    -- At the caller's line, through a wait and inside a loop task too.
+    local function raised(fn)
+      local ok, err = pcall(fn)
+      assert.is_false(ok)
+      return err
+    end
+    assert.matches("^spec/client_spec%.lua:%d+: attempt to use a closed",
+      raised(function() cc:status("x") end))
+    assert.matches("^spec/client_spec%.lua:%d+: attempt to use a closed",
+      raised(function() cs.wait_for_state(cc, "x", "RUNNING") end))
+    local loop = cs.loop()
+    local task = loop:spawn(function() cc:status("x") end)
+    loop:run()
+    assert.matches("^spec/client_spec%.lua:%d+: attempt to use a closed", select(2, task:result()))
   end)
 
   it("close releases the kept-alive connection (and the credentials with it) at once", function()
