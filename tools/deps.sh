@@ -19,7 +19,7 @@ comma_locale() {
     echo "connectstatus's locale spec needs de_DE.UTF-8; run: sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2
     return 0
   fi
-  localedef -i de_DE -c -f UTF-8 de_DE.UTF-8
+  localedef -i de_DE -c -f UTF-8 de_DE.UTF-8 || echo "deps.sh: localedef de_DE.UTF-8 failed; the locale spec stays pending" >&2
 }
 missing=""
 for p in $pkgs; do

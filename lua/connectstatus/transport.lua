@@ -495,21 +495,26 @@ end
 
 local NO_CALL = {}
 
--- transport:request(method, target, call) -> value | true (an empty 2xx) | nil, err
--- call: body (JSON text), timeout (seconds for the whole call, retries included), expect
--- ("object", "array" or "any": the documented top-level type), select.
+-- The folder this file was loaded from, which holds every file of the library (nil if loaded
+-- from a string).
+local LIBRARY = debug.getinfo(1, "S").source:match("^@(.*[/\\])")
+
 -- The level, for error() in the function that calls this, of the first frame outside the library
 -- (the user's call, however many of the library's frames, and Lua 5.1's tail calls, lie between).
 local function outside_level()
   local level = 3
-  while true do
+  while LIBRARY do
     local info = debug.getinfo(level, "S")
-    local ours = info and (info.what == "tail" or info.source:find("[/\\]connectstatus[/\\][%w_/\\]*%.lua$"))
-    if not ours then return level - 1 end
+    local ours = info and (info.what == "tail" or info.source:sub(2, #LIBRARY + 1) == LIBRARY)
+    if not ours then break end
     level = level + 1
   end
+  return level - 1
 end
 
+-- transport:request(method, target, call) -> value | true (an empty 2xx) | nil, err
+-- call: body (JSON text), timeout (seconds for the whole call, retries included), expect
+-- ("object", "array" or "any": the documented top-level type), select.
 function Transport:request(method, target, call)
   if self.client:is_closed() then error("attempt to use a closed connectstatus client", outside_level()) end
   call = call or NO_CALL
