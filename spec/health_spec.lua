@@ -190,6 +190,15 @@ describe("health policy options", function()
     assert.has_error(function() cs.health(status("RUNNING"), { ignore_states = "PAUSED" }) end)
     assert.has_error(function() cs.summarize({}, { ignore_states = { 1 } }) end)
   end)
+
+  it("raises, pointing at summarize, when given a client instead of a status", function()
+    local cc = cs.confluent { token = "t", environment = "e", cluster = "c", base_url = "http://127.0.0.1:9" }
+    local ok, err = pcall(function() cs.health(cc) end)
+    assert.is_false(ok)
+    assert.matches("^spec/health_spec.lua:%d+: health expects a connector status %(cc:status%(name%)%), got a " ..
+      "client: cs.summarize%(client%) rates them all$", err)
+    cc:close()
+  end)
 end)
 
 describe("summarize of odd lists", function()

@@ -195,8 +195,17 @@ end
 -- pipeline's stats document (GET /v0/pipelines/P/stats) is judged by its state (Running, Paused,
 -- Terminated) and its endpoints: a fatal error fails it; a paused endpoint or counted parse,
 -- encode or transport errors degrade it.
+-- A client, as opposed to a document it read.
+local function is_client(v)
+  return type(v) == "table" and getmetatable(v) ~= nil and type(v.list) == "function"
+end
+
 function M.health(st, opts)
   if st == nil then error("health expects a connector status, got nil (did the read fail?)", options.user_level(2)) end
+  if is_client(st) then
+    error("health expects a connector status (cc:status(name)), got a client: cs.summarize(client) rates them all",
+      options.user_level(2))
+  end
   return judge(st, policy(opts, 2))
 end
 
@@ -267,7 +276,7 @@ local function summarize_client(client, opts)
 end
 
 function M.summarize(list_result, opts)
-  if type(list_result) == "table" and type(list_result.list) == "function" and getmetatable(list_result) then
+  if is_client(list_result) then
     policy(opts, 2) -- a wrong option raises before anything is read
     local summary, err = summarize_client(list_result, opts)
     return summary, err
