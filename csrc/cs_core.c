@@ -11,6 +11,8 @@
 
 #include "cs_client.c"
 
+#include "cs_cloexec.c"
+
 #include "cs_transfer.c"
 
 #include "cs_multi.c"

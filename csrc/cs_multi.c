@@ -54,6 +54,7 @@ static void cs_multi_release(lua_State *L, cs_multi *m) {
 /* core.new_multi(max_per_host) */
 static int cs_l_new_multi(lua_State *L) {
     lua_Integer per_host = luaL_optinteger(L, 1, 32);
+    cs_fd_list before;
     cs_multi *m;
     luaL_argcheck(L, per_host >= 1 && per_host <= 10000, 1, "max_per_host must be 1 .. 10000");
     m = (cs_multi *)lua_newuserdata(L, sizeof *m);
@@ -64,7 +65,9 @@ static int cs_l_new_multi(lua_State *L) {
     m->inflight_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     m->sockets = cs_sockets_new();
     if (m->sockets == NULL) return luaL_error(L, "out of memory");
+    before = cs_fds_open();
     m->multi = curl_multi_init();
+    cs_fds_cloexec_since(&before);
     if (m->multi == NULL) return luaL_error(L, "cannot create a libcurl multi handle");
     curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
     /* The cache must hold every connection the per-host cap allows, or they churn. */

@@ -60,6 +60,7 @@ typedef struct {
     int stale;      /* the kept-alive connection had unasked bytes: resend on a fresh one */
     int fresh;      /* this exchange runs on a new connection */
     int resent;     /* it already went out a second time */
+    int performed;  /* curl_easy_perform ran: its wake-up socket pair exists, close-on-exec */
     CURLcode rc;
     cs_watch watch; /* for an interruption (Ctrl-C) during perform; watch.L is NULL otherwise */
     char *url;
@@ -543,6 +544,17 @@ static int cs_should_resend(lua_State *L, cs_transfer *t) {
     return 1;
 }
 
+/* The first curl_easy_perform of a handle makes the multi handle behind it, and its socket pair. */
+static CURLcode cs_perform(cs_transfer *t) {
+    cs_fd_list before = {NULL, 0, 0};
+    CURLcode rc;
+    if (!t->performed) before = cs_fds_open();
+    rc = curl_easy_perform(t->curl);
+    if (!t->performed) cs_fds_cloexec_since(&before);
+    t->performed = 1;
+    return rc;
+}
+
 /* t:perform([selection]) -> result | nil, kind, message: runs the started exchange to its end
  * and decodes what the selection asks for (everything without one). */
 static int cs_l_transfer_perform(lua_State *L) {
@@ -550,8 +562,8 @@ static int cs_l_transfer_perform(lua_State *L) {
     const cs_selection *sel = cs_opt_selection(L, 2);
     if (!t->busy) return luaL_error(L, "transfer not started");
     cs_watch_start(L, &t->watch);
-    t->rc = curl_easy_perform(t->curl);
-    if (cs_should_resend(L, t)) t->rc = curl_easy_perform(t->curl);
+    t->rc = cs_perform(t);
+    if (cs_should_resend(L, t)) t->rc = cs_perform(t);
     t->watch.L = NULL;
     return cs_push_response(L, t, sel);
 }

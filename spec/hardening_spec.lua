@@ -332,6 +332,28 @@ describe("hardening", function()
       for _, inode in ipairs(inodes) do assert.is_nil(fds:find("socket:[" .. inode .. "]", 1, true), fds) end
       cc:close()
     end)
+
+    it("nor any socket of libcurl's own (the wake-up pairs of a blocking read and of a loop)", function()
+      local out, code = child(20, [[
+        local function sockets()
+          local seen = {}
+          for inode in io.popen("ls -l /proc/$$/fd"):read("*a"):gmatch("socket:%[(%d+)%]") do seen[inode] = true end
+          return seen
+        end
+        local inherited = sockets() -- whatever this process got from the spec runner
+        local cc = cs.confluent { token = 't', environment = 'env-demo', cluster = 'lkc-demo', base_url = url }
+        assert(cc:status('pg-cdc'))
+        local v, e = cs.map({ 'pg-cdc', 'orders-sink' }, function(n) return cc:status(n) end)
+        assert(v[1] and v[2], tostring(e[1] or e[2]))
+        local held = 0
+        for inode in pairs(sockets()) do
+          if not inherited[inode] then held = held + 1 end
+        end
+        print('held ' .. held)
+      ]])
+      assert.equal(0, code, out)
+      assert.matches("held 0", out)
+    end)
   end)
 
   describe("what the server says", function()
