@@ -20,11 +20,11 @@ local function answer(name, responses)
   fake:script { method = "GET", path = PREFIX .. "/" .. name .. "/status", responses = responses }
 end
 
--- Runs a Lua snippet in a child under `timeout LIMIT` with the fake's URL as `url`; its output and
--- exit code (124: it hung).
 -- Leaves a child 64 free descriptors whatever it inherits (a CI runner may pass on dozens).
 local FEW_DESCRIPTORS = "ulimit -n $(( $(ls /proc/$$/fd | sort -n | tail -n 1) + 64 )); "
 
+-- Runs a Lua snippet in a child under `timeout LIMIT` with the fake's URL as `url`; its output and
+-- exit code (124: it hung).
 local function child(limit, source, before)
   local path = os.tmpname()
   local f = assert(io.open(path, "wb"))

@@ -189,17 +189,17 @@ local function judge(st, overrides)
   return worse(verdict, judge_tasks(state, status.tasks(st), overrides, reasons)), reasons
 end
 
+-- A client, as opposed to a document it read.
+local function is_client(v)
+  return type(v) == "table" and getmetatable(v) ~= nil and type(v.list) == "function"
+end
+
 -- health(status[, opts]) -> "healthy" | "degraded" | "failed" | "pending", reasons (a list of short
 -- strings). opts.ignore_states = { "PAUSED", ... } rates those states healthy; opts.states =
 -- { STATE = level } sets any state's level (both for the connector and its tasks). A Feldera
 -- pipeline's stats document (GET /v0/pipelines/P/stats) is judged by its state (Running, Paused,
 -- Terminated) and its endpoints: a fatal error fails it; a paused endpoint or counted parse,
 -- encode or transport errors degrade it.
--- A client, as opposed to a document it read.
-local function is_client(v)
-  return type(v) == "table" and getmetatable(v) ~= nil and type(v.list) == "function"
-end
-
 function M.health(st, opts)
   if st == nil then error("health expects a connector status, got nil (did the read fail?)", options.user_level(2)) end
   if is_client(st) then
