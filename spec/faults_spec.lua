@@ -19,20 +19,10 @@ local function sum(list)
   return total
 end
 
-local function repeated(response, n)
-  local list = {}
-  for i = 1, n do list[i] = response end
-  return list
-end
-
 -- A Confluent client on the fake whose sleeps are recorded instead of slept.
 local function client(extra)
-  local opts = {
-    token = "tok", environment = "env-demo", cluster = "lkc-demo", base_url = fake.url, timeout = 5,
-    retry = { attempts = 1 }, sleep = function(s) slept[#slept + 1] = s end, random = function() return 1 end,
-  }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return cs.confluent(opts)
+  return helpers.confluent(fake.url, { timeout = 5, retry = { attempts = 1 },
+    sleep = function(s) slept[#slept + 1] = s end, random = function() return 1 end }, extra)
 end
 
 local function answer(name, responses)
@@ -49,7 +39,7 @@ end)
 
 describe("retries and time", function()
   it("jitters each delay within its capped exponential ceiling", function()
-    answer("orders-sink", repeated({ status = 503, body = "{}" }, 6))
+    answer("orders-sink", helpers.repeated({ status = 503, body = "{}" }, 6))
     local draws = { 0.25, 0.9, 0.5, 0.1, 0.75, 0.3 }
     local i = 0
     local cc = client { retry = { attempts = 7, base = 1, cap = 4 }, random = function()
@@ -105,7 +95,7 @@ describe("retries and time", function()
   end)
 
   it("an endless 503 with a 10 s deadline ends within the deadline (injected clock)", function()
-    answer("orders-sink", repeated({ status = 503, body = "{}" }, 100))
+    answer("orders-sink", helpers.repeated({ status = 503, body = "{}" }, 100))
     local origin = core.monotonic()
     -- Real time plus everything "slept": the deadline is judged on the same clock.
     local clock = function() return core.monotonic() - origin + sum(slept) end
@@ -123,7 +113,7 @@ describe("retries and time", function()
 
   it("a 429 storm over 200 calls drains the retry budget, then fails fast, then recovers", function()
     local budget = 10
-    answer("orders-sink", repeated({ status = 429, body = "{}" }, 400))
+    answer("orders-sink", helpers.repeated({ status = 429, body = "{}" }, 400))
     local cc = client { retry = { attempts = 4, base = 0.001, budget = budget } }
     local last_err
     for _ = 1, 200 do

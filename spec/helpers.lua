@@ -57,6 +57,23 @@ function M.without_nulls(v)
   return out
 end
 
+-- A Confluent client of the fake's demo environment and cluster at base_url, with a token; each
+-- table of options after it (nil ones skipped) is laid over the ones before.
+function M.confluent(base_url, ...)
+  local opts = { token = "tok", environment = "env-demo", cluster = "lkc-demo", base_url = base_url }
+  for i = 1, select("#", ...) do
+    for k, v in pairs(select(i, ...) or {}) do opts[k] = v end
+  end
+  return require("connectstatus").confluent(opts)
+end
+
+-- A list of n times value.
+function M.repeated(value, n)
+  local list = {}
+  for i = 1, n do list[i] = value end
+  return list
+end
+
 -- A connector status as one line of states: the connector's, then each task's.
 function M.states(status)
   local out = { status.connector.state }

@@ -12,15 +12,12 @@ local STATUS = { name = "x", type = "sink", connector = { state = "RUNNING", wor
 local fake
 
 local function client(extra)
-  local opts = { token = "tok", environment = "env-demo", cluster = "lkc-demo", base_url = fake.url, timeout = 10 }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return cs.confluent(opts)
+  return helpers.confluent(fake.url, { timeout = 10 }, extra)
 end
 
 -- n status answers for connector name, each held back by delay seconds.
 local function delayed(name, n, delay)
-  local responses = {}
-  for i = 1, n do responses[i] = { status = 200, json = STATUS, delay = delay } end
+  local responses = helpers.repeated({ status = 200, json = STATUS, delay = delay }, n)
   fake:script { method = "GET", path = PREFIX .. "/" .. name .. "/status", responses = responses }
 end
 
@@ -34,12 +31,6 @@ end
 
 local function running()
   return { connector = { state = "RUNNING" }, tasks = { { id = 0, state = "RUNNING" } } }
-end
-
-local function times(n, value)
-  local list = {}
-  for i = 1, n do list[i] = value end
-  return list
 end
 
 describe("cs.loop", function()
@@ -67,7 +58,8 @@ describe("cs.loop", function()
   it("holds no more than max_per_host (default 32) requests to one host in flight", function()
     local cc = client()
     delayed("slow", 40, 0.3)
-    local values, errs = cs.map(times(40, "slow"), function(name) return cc:status(name) end, { parallel = 40 })
+    local values, errs = cs.map(helpers.repeated("slow", 40), function(name) return cc:status(name) end,
+      { parallel = 40 })
     for i = 1, 40 do
       assert.is_nil(errs[i])
       assert.equal("RUNNING", values[i].connector.state)
@@ -260,7 +252,7 @@ describe("cs.map", function()
   it("never has more than `parallel` calls in flight", function()
     local cc = client()
     delayed("slow", 20, 0.2)
-    local values = cs.map(times(20, "slow"), function(name) return cc:status(name) end, { parallel = 8 })
+    local values = cs.map(helpers.repeated("slow", 20), function(name) return cc:status(name) end, { parallel = 8 })
     assert.equal(20, #values)
     assert.equal(8, most_in_flight(PREFIX .. "/slow/status"))
     cc:close()
@@ -272,7 +264,7 @@ describe("cs.map", function()
     local loop = cs.loop()
     local other_reads = 0
     local mapper = loop:spawn(function()
-      local values = cs.map(times(10, "slow"), function(name) return cc:status(name) end, { parallel = 10 })
+      local values = cs.map(helpers.repeated("slow", 10), function(name) return cc:status(name) end, { parallel = 10 })
       return #values
     end)
     local other = loop:spawn(function()
@@ -295,7 +287,7 @@ describe("cs.map", function()
     local cc = cs.confluent { token = "tok", environment = "env-demo", cluster = "lkc-demo", base_url = limited.url,
       retry = { attempts = 1 } }
     assert(cc:status("pg-cdc")) -- learns the limit: 4 left in this window
-    local _, errs = cs.map(times(8, "pg-cdc"), function(name) return cc:status(name) end, { parallel = 8 })
+    local _, errs = cs.map(helpers.repeated("pg-cdc", 8), function(name) return cc:status(name) end, { parallel = 8 })
     for i = 1, 8 do assert.is_nil(errs[i], tostring(errs[i])) end
     local statuses = {}
     for _, r in ipairs(limited:requests()) do statuses[#statuses + 1] = r.target end

@@ -6,9 +6,7 @@ local helpers = require "helpers"
 local fake
 
 local function client(extra)
-  local opts = { token = "tok", environment = "env-demo", cluster = "lkc-demo", base_url = fake.url }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return cs.confluent(opts)
+  return helpers.confluent(fake.url, extra)
 end
 
 describe("select on reads", function()
