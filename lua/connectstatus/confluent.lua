@@ -36,8 +36,8 @@ local OWN = { api_key = true, api_secret = true, token = true, environment = tru
 function M.new(opts)
   if type(opts) ~= "table" then error("confluent{...} expects a table of options", 3) end
   local username, password, token = credentials(opts)
-  local env = path.segment(opts.environment, "environment", 3)
-  local cluster = path.segment(opts.cluster, "cluster", 3)
+  local env = path.segment(opts.environment, "environment")
+  local cluster = path.segment(opts.cluster, "cluster")
   local self = backend.new(Confluent, opts, {
     what = "cs.confluent", own = OWN,
     defaults = { base_url = M.DEFAULT_BASE_URL },
@@ -49,8 +49,8 @@ function M.new(opts)
 end
 
 -- level: where a bad name raises, counted from connector_path's caller (default: its caller).
-function Confluent:connector_path(name, suffix, level)
-  return self.prefix .. "/" .. path.segment(name, "connector name", (level or 2) + 1) .. suffix
+function Confluent:connector_path(name, suffix)
+  return self.prefix .. "/" .. path.segment(name, "connector name") .. suffix
 end
 
 function Confluent:status(name, opts)
@@ -103,7 +103,7 @@ end
 
 -- pause and resume; level 3 is the user's line (public method, then this).
 local function state_action(self, verb, name, target, opts)
-  local url = self:connector_path(name, "/" .. verb, 3)
+  local url = self:connector_path(name, "/" .. verb)
   local call, wait_opts = backend.action_options(opts, nil, verb, 3)
   local wait = require "connectstatus.wait"
   if wait_opts then wait.check(3, "wait_for_state", self, "status", name, target, wait_opts) end
@@ -188,7 +188,7 @@ local function wait_for_request(self, name, accepted, w)
 end
 
 local function offsets_action(self, kind, name, offsets, opts)
-  local url = self:connector_path(name, "/offsets/request", 3)
+  local url = self:connector_path(name, "/offsets/request")
   local body = offsets_body(kind, offsets, 3)
   local call, wait_opts = backend.action_options(opts, nil, kind == "PATCH" and "alter_offsets" or "reset_offsets", 3)
   if wait_opts then

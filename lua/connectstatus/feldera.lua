@@ -31,35 +31,33 @@ function M.new(opts)
   return self
 end
 
--- "/v0/pipelines/P/tables|views/T/connectors/C/": names checked where level (counted from this
--- function's caller) points.
-local function connector_path(pipeline, side, name, connector, level)
-  level = level + 1
-  return "/v0/pipelines/" .. path.segment(pipeline, "pipeline", level) ..
-    (side == "views" and "/views/" .. path.segment(name, "view name", level)
-      or "/tables/" .. path.segment(name, "table name", level)) ..
-    "/connectors/" .. path.segment(connector, "connector name", level) .. "/"
+-- "/v0/pipelines/P/tables|views/T/connectors/C/", each name checked (see path.segment).
+local function connector_path(pipeline, side, name, connector)
+  return "/v0/pipelines/" .. path.segment(pipeline, "pipeline") ..
+    (side == "views" and "/views/" .. path.segment(name, "view name")
+      or "/tables/" .. path.segment(name, "table name")) ..
+    "/connectors/" .. path.segment(connector, "connector name") .. "/"
 end
 
 function Feldera:input_stats(pipeline, table_name, connector, opts)
-  local target = connector_path(pipeline, "tables", table_name, connector, 2) .. "stats"
+  local target = connector_path(pipeline, "tables", table_name, connector) .. "stats"
   return self:get(target, backend.call(opts, "object", 2))
 end
 
 function Feldera:output_stats(pipeline, view, connector, opts)
-  local target = connector_path(pipeline, "views", view, connector, 2) .. "stats"
+  local target = connector_path(pipeline, "views", view, connector) .. "stats"
   return self:get(target, backend.call(opts, "object", 2))
 end
 
 -- Global metrics and the stats of every input and output endpoint, in one call.
 function Feldera:pipeline_stats(pipeline, opts)
-  local target = "/v0/pipelines/" .. path.segment(pipeline, "pipeline", 2) .. "/stats"
+  local target = "/v0/pipelines/" .. path.segment(pipeline, "pipeline") .. "/stats"
   return self:get(target, backend.call(opts, "object", 2))
 end
 
 -- POST .../connectors/C/{action}: true once Feldera has processed it.
 local function connector_action(self, action, pipeline, table_name, connector, opts)
-  local target = connector_path(pipeline, "tables", table_name, connector, 3) .. action
+  local target = connector_path(pipeline, "tables", table_name, connector) .. action
   local ok, err = self:act("POST", target, nil, backend.call(opts, "any", 3))
   if not ok then return nil, err end
   return true
@@ -77,7 +75,7 @@ end
 
 -- A token for the input connector's current position; see wait_for_completion.
 function Feldera:completion_token(pipeline, table_name, connector, opts)
-  local target = connector_path(pipeline, "tables", table_name, connector, 2) .. "completion_token"
+  local target = connector_path(pipeline, "tables", table_name, connector) .. "completion_token"
   local answer, err = self:get(target, backend.call(opts, "object", 2))
   if not answer then return nil, err end
   if type(answer.token) ~= "string" or answer.token == "" then
@@ -91,7 +89,7 @@ function Feldera:completion_status(pipeline, token, opts)
   if type(token) ~= "string" or token == "" then
     error("completion token must be a non-empty string, got " .. type(token), 2)
   end
-  local target = "/v0/pipelines/" .. path.segment(pipeline, "pipeline", 2) .. "/completion_status?token=" ..
+  local target = "/v0/pipelines/" .. path.segment(pipeline, "pipeline") .. "/completion_status?token=" ..
     path.encode(token)
   return self:get(target, backend.call(opts, "object", 2))
 end

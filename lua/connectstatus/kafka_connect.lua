@@ -146,9 +146,8 @@ end
 
 -- ---- reads ----
 
--- level: what the calling function would pass to error() to point at its own caller (default 2).
-local function connector_path(name, suffix, level)
-  return "/connectors/" .. path.segment(name, "connector name", (level or 2) + 1) .. suffix
+local function connector_path(name, suffix)
+  return "/connectors/" .. path.segment(name, "connector name") .. suffix
 end
 
 local function task_segment(id)
@@ -337,7 +336,7 @@ end
 -- PUT pause, resume or stop: true; with wait, the status once the connector is in state (a
 -- stopped connector has no tasks).
 local function state_action(self, verb, name, state, feature, opts)
-  local target = connector_path(name, "/" .. verb, 3)
+  local target = connector_path(name, "/" .. verb)
   local call, wait_opts = action_options(self, opts, nil, verb, name, state, 3)
   return self:simple_action("PUT", target, feature, call, wait_opts, self:until_state(name, state))
 end
@@ -416,17 +415,8 @@ end
 
 -- ---- waits ----
 
--- The arguments are checked here first, so that a mistake names the caller's line on Lua 5.1 too
--- (which counts the tail call into the wait as a level).
 function KafkaConnect:wait_for_state(name, target, opts)
-  path.segment(name, "connector name", 2)
-  if type(target) ~= "string" and type(target) ~= "table" then
-    error("target must be a state or a non-empty list of states", 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 2) end
-  local wait = require "connectstatus.wait"
-  wait.check(2, "wait_for_state", self, "status", name, target, opts)
-  return wait.wait_for_state(self, name, target, opts)
+  return require("connectstatus.wait").wait_for_state(self, name, target, opts)
 end
 
 function KafkaConnect:describe()

@@ -67,6 +67,28 @@ function M.did_you_mean(word, candidates, before, after)
   return (" (did you mean %s%s%s?)"):format(before, s, after or (before == "'" and "'" or ""))
 end
 
+-- The folder this file was loaded from, which holds every file of the library (nil when it was
+-- loaded from a string).
+local LIBRARY = debug.getinfo(1, "S").source:match("^@(.*[/\\])")
+
+-- The level for error() in the function that calls this that points at the first frame outside
+-- the library: the user's call, however many of the library's frames (and Lua 5.1's tail calls)
+-- lie in between.
+function M.outside_level()
+  local level = 3
+  while LIBRARY do
+    local info = debug.getinfo(level, "S")
+    if not (info and (info.what == "tail" or info.source:sub(2, #LIBRARY + 1) == LIBRARY)) then break end
+    level = level + 1
+  end
+  return level - 1
+end
+
+-- Raises message (a wrong argument) at the user's call, past the library's own frames.
+function M.raise(message)
+  error(message, M.outside_level())
+end
+
 -- The level for error() in the caller of this function that points at the user's call: level
 -- as that caller would pass it, moved past the "(tail call)" frames Lua 5.1 leaves where a
 -- wrapper such as cs.health tail-called the library function.

@@ -1,4 +1,6 @@
 -- Path segments: validated at once (a programmer error raises) and percent-encoded byte by byte.
+local options = require "connectstatus.options"
+
 local M = {}
 
 local function encode_byte(c)
@@ -11,15 +13,14 @@ function M.encode(s)
   return (s:gsub("[^A-Za-z0-9%-%._~]", encode_byte))
 end
 
-function M.segment(value, what, level)
-  level = (level or 1) + 1
-  if type(value) ~= "string" then
-    error(("%s must be a string, got %s"):format(what, type(value)), level)
-  end
-  if value == "" or value == "." or value == ".." then
-    error(("%s must not be empty, '.' or '..'"):format(what), level)
-  end
-  if value:find("%c") then error(what .. " must not contain control characters", level) end
+-- A bad value is the caller's mistake: it raises at the user's line, however deep in the library
+-- the path is built (a wait's read included).
+local refuse = options.raise
+
+function M.segment(value, what)
+  if type(value) ~= "string" then refuse(("%s must be a string, got %s"):format(what, type(value))) end
+  if value == "" or value == "." or value == ".." then refuse(("%s must not be empty, '.' or '..'"):format(what)) end
+  if value:find("%c") then refuse(what .. " must not contain control characters") end
   return M.encode(value)
 end
 

@@ -13,6 +13,7 @@ local core = require "connectstatus.core"
 local errors = require "connectstatus.errors"
 local retry = require "connectstatus.retry"
 local loop = require "connectstatus.loop"
+local options = require "connectstatus.options"
 local driver_curl = require "connectstatus.driver_curl"
 local driver_loop = require "connectstatus.driver_loop"
 local driver_nginx = require "connectstatus.driver_nginx"
@@ -495,28 +496,11 @@ end
 
 local NO_CALL = {}
 
--- The folder this file was loaded from, which holds every file of the library (nil if loaded
--- from a string).
-local LIBRARY = debug.getinfo(1, "S").source:match("^@(.*[/\\])")
-
--- The level, for error() in the function that calls this, of the first frame outside the library
--- (the user's call, however many of the library's frames, and Lua 5.1's tail calls, lie between).
-local function outside_level()
-  local level = 3
-  while LIBRARY do
-    local info = debug.getinfo(level, "S")
-    local ours = info and (info.what == "tail" or info.source:sub(2, #LIBRARY + 1) == LIBRARY)
-    if not ours then break end
-    level = level + 1
-  end
-  return level - 1
-end
-
 -- transport:request(method, target, call) -> value | true (an empty 2xx) | nil, err
 -- call: body (JSON text), timeout (seconds for the whole call, retries included), expect
 -- ("object", "array" or "any": the documented top-level type), select.
 function Transport:request(method, target, call)
-  if self.client:is_closed() then error("attempt to use a closed connectstatus client", outside_level()) end
+  if self.client:is_closed() then options.raise("attempt to use a closed connectstatus client") end
   call = call or NO_CALL
   local task = loop.current() or false -- false: looked, none
   local driver, sleep = self:driver(task), self:sleeper(task)

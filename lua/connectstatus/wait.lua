@@ -24,10 +24,12 @@ end
 
 -- ---- argument checks (wrong arguments raise at once) ----
 
+local raise = options.raise
+
 local function check_opt(opts, name, expected)
   local v = opts[name]
   if v ~= nil and type(v) ~= expected then
-    error(("option '%s' must be a %s, got %s"):format(name, expected, type(v)), 4)
+    raise(("option '%s' must be a %s, got %s"):format(name, expected, type(v)))
   end
   return v
 end
@@ -36,20 +38,20 @@ local function check_seconds(opts, name, default, positive)
   local v = check_opt(opts, name, "number")
   if v == nil then return default end
   if v ~= v or v < 0 or (positive and v == 0) then
-    error(("option '%s' must be a %s number of seconds"):format(name, positive and "positive" or "non-negative"), 4)
+    raise(("option '%s' must be a %s number of seconds"):format(name, positive and "positive" or "non-negative"))
   end
   return v
 end
 
 local function check_string(v, what)
   if type(v) ~= "string" or v == "" then
-    error(("%s must be a non-empty string, got %s"):format(what, type(v)), 3)
+    raise(("%s must be a non-empty string, got %s"):format(what, type(v)))
   end
 end
 
 local function check_client(client, method)
   if type(client) ~= "table" or type(client[method]) ~= "function" then
-    error("first argument must be a client with a " .. method .. " method", 3)
+    raise("first argument must be a client with a " .. method .. " method")
   end
 end
 
@@ -60,11 +62,11 @@ local COMMON_OPTIONS = { "timeout", "interval", "failed_grace", "sleep", "clock"
 -- raises with a suggestion.
 local function loop_settings(client, opts, what, extra)
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then error("opts must be a table, got " .. type(opts), 3) end
+  if type(opts) ~= "table" then raise("opts must be a table, got " .. type(opts)) end
   local known = {}
   for _, name in ipairs(COMMON_OPTIONS) do known[#known + 1] = name end
   for _, name in ipairs(extra or {}) do known[#known + 1] = name end
-  options.check(opts, known, what, 3)
+  options.check(opts, known, what, options.outside_level())
   check_opt(opts, "force", "boolean")
   local t = client.transport
   return {
@@ -143,13 +145,13 @@ end
 local function as_set(target, force)
   if type(target) == "string" then target = { target } end
   if type(target) ~= "table" or #target == 0 then
-    error("target must be a state or a non-empty list of states", 4)
+    raise("target must be a state or a non-empty list of states")
   end
   local set, names = {}, {}
   for i, state in ipairs(target) do
-    if type(state) ~= "string" then error("target states must be strings", 4) end
+    if type(state) ~= "string" then raise("target states must be strings") end
     local name, why = options.canonical(state, "state", force)
-    if not name then error(why .. " (force = true waits for it anyway)", 4) end
+    if not name then raise(why .. " (force = true waits for it anyway)") end
     set[name], names[i] = true, name
   end
   return set, table.concat(names, "|")
@@ -316,10 +318,10 @@ end
 local function check_request(request)
   if request == nil then return nil end
   if type(request) ~= "table" or type(request.requested_at) ~= "string" or request.requested_at == "" then
-    error("option 'request' must be a table with the requested_at the API answered, got " .. type(request), 3)
+    raise("option 'request' must be a table with the requested_at the API answered, got " .. type(request))
   end
   if request.type ~= nil and type(request.type) ~= "string" then
-    error("option 'request': type must be a string, got " .. type(request.type), 3)
+    raise("option 'request': type must be a string, got " .. type(request.type))
   end
   local sec, frac = instant(request.requested_at)
   return { requested_at = request.requested_at, type = request.type, sec = sec, frac = frac }
@@ -342,7 +344,7 @@ function M.wait_for_offset_phase(client, name, phase, opts)
   s, opts = loop_settings(client, opts, "wait_for_offset_phase", { "since", "request" })
   local why
   phase, why = options.canonical(phase, "phase", opts.force)
-  if not phase then error(why .. " (force = true waits for it anyway)", 2) end
+  if not phase then raise(why .. " (force = true waits for it anyway)") end
   local since = check_since(opts.since)
   local mine = check_request(opts.request)
   return run(s, {
